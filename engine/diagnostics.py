@@ -1,0 +1,34 @@
+"""Problems found in rule files, collected and reported together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from engine.rule_types import Mark
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem at one place; ``code`` is stable so that tests and tools can match it."""
+
+    severity: Severity
+    code: str
+    message: str
+    mark: Mark
+
+    def __str__(self) -> str:
+        return f"{self.mark}: {self.severity.value}: {self.message} [{self.code}]"
+
+
+class RuleLoadError(Exception):
+    """Rule files have errors; the engine refuses to start rather than drop clinical rules."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(str(d) for d in diagnostics))

@@ -1,0 +1,223 @@
+"""Evaluate one patient: facts in, judgements with their reasons out.
+
+The path of a patient: ``patient`` (validated model) -> ``facts`` (visit and patient
+facts with derived values) -> ``runtime`` (durable_rules session) -> this module
+(assessment) -> ``report`` (text or JSON).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+
+from engine.assessment import (
+    Alert,
+    Assessment,
+    Assumption,
+    CriterionResult,
+    GuidanceCard,
+    Judgement,
+    PluginError,
+    Recommendation,
+    Source,
+)
+from engine.compiler import CompiledRule, RuleBase, leaf_key, list_key, scoped_leaf_key
+from engine.facts import Fact, Timeline, patient_fact, timeline, visit_facts
+from engine.patient import Patient
+from engine.rule_types import Contains, Is, RuleRef, Status
+from engine.runtime import Outcomes, RuleExecutionError, Runtime
+
+# Guidance providers get the patient and the assessment so far, and return cards and
+# errors (plugins are isolated: one failing plugin does not stop the evaluation).
+Guidance = Callable[[Patient, Assessment], tuple[list[GuidanceCard], list[PluginError]]]
+
+_LEAF_STATUS: dict[str, Status] = {"met": "met", "not_met": "not_met", "unknown": "indeterminate"}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def status_of(outcomes: Outcomes, rule_id: str, visit: int | None) -> Status:
+    fired = outcomes.of(rule_id, visit)
+    if "not_applicable" in fired:
+        return "not_applicable"
+    if "met" in fired and "not_met" in fired:
+        raise RuleExecutionError(f"rule '{rule_id}' was proved both met and not met")
+    if "met" in fired:
+        return "met"
+    if "not_met" in fired:
+        return "not_met"
+    return "indeterminate"
+
+
+class Evaluator:
+    """Evaluates patients against one compiled rule base. One per thread."""
+
+    def __init__(self, rulebase: RuleBase, guidance: Guidance | None = None) -> None:
+        self.rulebase = rulebase
+        self.runtime = Runtime(rulebase)
+        self.guidance = guidance
+        derived = [d for pack in rulebase.packs for d in pack.derived]
+        self._visit_derived = [d for d in derived if d.scope == "visit"]
+        self._patient_derived = [d for d in derived if d.scope == "patient"]
+        self._visit_judgements = [r.rule.id for r in rulebase.rules.values()
+                                  if r.rule.scope == "visit" and r.rule.kind == "judgement"]
+
+    def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
+        tl = timeline(patient, at)
+        details: dict[str, Any] = {}
+        visits = visit_facts(tl, self._visit_derived, details)
+        with self.runtime.session() as session:
+            session.assert_facts(visits)
+            statuses = {(rule, i): status_of(session.outcomes, rule, i)
+                        for rule in self._visit_judgements for i in range(len(visits))}
+            patient_facts = patient_fact(tl, visits, statuses, self._patient_derived, details)
+            session.assert_facts([patient_facts])
+            outcomes = session.outcomes
+        assessment = _Builder(tl, visits, patient_facts, outcomes, details).build(
+            self.rulebase.rules.values())
+        if self.guidance is not None:
+            cards, errors = self.guidance(patient, assessment)
+            assessment = assessment.model_copy(update={"guidance": cards, "errors": errors})
+        return assessment
+
+
+class _Builder:
+    """Reads what fired in a session back into judgements, alerts and recommendations."""
+
+    def __init__(self, tl: Timeline, visits: list[Fact], patient: Fact, outcomes: Outcomes,
+                 details: dict[str, Any]) -> None:
+        self.tl, self.visits, self.patient = tl, visits, patient
+        self.outcomes, self.details = outcomes, details
+
+    def build(self, rules: Iterable[CompiledRule]) -> Assessment:
+        judgements: dict[str, Judgement] = {}
+        alerts: list[Alert] = []
+        recommendations: list[Recommendation] = []
+        for compiled in rules:
+            kind = compiled.rule.kind
+            if kind == "judgement":
+                judgements[compiled.rule.id] = self.judgement(compiled)
+            else:
+                for visit, fact in self.firings(compiled):
+                    if kind == "alert":
+                        alerts.append(self.alert(compiled, visit, fact))
+                    else:
+                        recommendations.append(self.recommendation(compiled, fact))
+        evaluation = self.tl.evaluation
+        return Assessment(
+            patient_id=self.tl.patient.id,
+            evaluated_at=self.tl.at,
+            evaluation_visit=None if evaluation is None else self.tl.visits[evaluation].date,
+            judgements=judgements,
+            alerts=sorted(alerts, key=_alert_order),
+            recommendations=recommendations,
+        )
+
+    def fact_of(self, compiled: CompiledRule) -> tuple[int | None, Fact | None]:
+        if compiled.rule.scope == "patient":
+            return None, self.patient
+        index = self.tl.evaluation
+        return index, None if index is None else self.visits[index]
+
+    def firings(self, compiled: CompiledRule) -> list[tuple[int | None, Fact]]:
+        if compiled.rule.scope == "patient":
+            candidates: list[tuple[int | None, Fact]] = [(None, self.patient)]
+        else:
+            candidates = list(enumerate(self.visits))
+        return [(visit, fact) for visit, fact in candidates
+                if status_of(self.outcomes, compiled.rule.id, visit) == "met"]
+
+    def judgement(self, compiled: CompiledRule) -> Judgement:
+        rule, pack = compiled.rule, compiled.pack
+        visit, fact = self.fact_of(compiled)
+        if fact is None:
+            status: Status = "indeterminate"
+            fact = {}
+        else:
+            status = status_of(self.outcomes, rule.id, visit)
+        criteria, missing, open_statuses = [], [], []
+        for leaf in compiled.leaves:
+            fired = self.outcomes.of(scoped_leaf_key(rule.scope, leaf_key(leaf)), visit)
+            outcome = _LEAF_STATUS[next(iter(fired))] if fired else "indeterminate"
+            value = fact.get(leaf.field)
+            if isinstance(leaf, Contains):
+                value = bool(fact.get(list_key(leaf.field, leaf.item)))
+            elif value is None:
+                missing.append(leaf.field)
+            elif isinstance(leaf, Is) and value == "indeterminate":
+                open_statuses.append(f"{leaf.field} is indeterminate")
+            criteria.append(CriterionResult(
+                test=leaf_key(leaf), criterion=compiled.leaf_criteria.get(leaf_key(leaf)),
+                value=value, status=outcome))
+        used = {name: fact[name] for name in compiled.fields if name in fact}
+        because: dict[str, Any] = {"facts": used, "criteria": [c.model_dump() for c in criteria]}
+        for name in (*compiled.fields, *rule.report):
+            if name in self.details:
+                because[name] = self.details[name]
+        reasons: list[str] = []
+        if status == "indeterminate":
+            if not self.visits:
+                reasons.append(f"no visit on or before {self.tl.at.isoformat()}")
+            reasons += open_statuses
+            reasons += [text for index, (_, text) in enumerate(rule.reasons)
+                        if f"reason:{index}" in self.outcomes.of(rule.id, visit)]
+        return Judgement(
+            status=status, rule=rule.id, version=pack.version, pack=pack.id, title=rule.title,
+            because=because, missing=list(dict.fromkeys(missing)), reasons=reasons,
+            assumptions=self.assumptions(compiled), citations=self.citations(compiled),
+            visit_date=None if visit is None else self.tl.visits[visit].date,
+            values={name: fact.get(name) for name in rule.report}, plugin=pack.plugin,
+        )
+
+    def assumptions(self, compiled: CompiledRule) -> list[Assumption]:
+        pack = compiled.pack
+        return [Assumption(key=key, text=pack.assumptions[key].text)
+                for key in compiled.rule.assumptions]
+
+    def citations(self, compiled: CompiledRule) -> list[Source]:
+        pack = compiled.pack
+        return [Source(label=pack.references[key].citation, url=pack.references[key].url)
+                for key in compiled.rule.references]
+
+    def alert(self, compiled: CompiledRule, visit: int | None, fact: Fact) -> Alert:
+        rule, message = compiled.rule, compiled.rule.message
+        assert message is not None
+        return Alert(
+            id=rule.id, indicator=message.indicator, summary=_fill(message.summary, fact),
+            detail=_fill(message.detail, fact), source=self.citations(compiled)[0],
+            rule=rule.id, version=compiled.pack.version,
+            visit_date=None if visit is None else self.tl.visits[visit].date,
+            plugin=compiled.pack.plugin,
+        )
+
+    def recommendation(self, compiled: CompiledRule, fact: Fact) -> Recommendation:
+        rule, message = compiled.rule, compiled.rule.message
+        assert message is not None
+        triggers = [c.rule for c in [rule.when] if isinstance(c, RuleRef)]
+        return Recommendation(
+            id=rule.id, summary=_fill(message.summary, fact), detail=_fill(message.detail, fact),
+            because=", ".join(f"{t} is met" for t in triggers) or rule.title,
+            source=self.citations(compiled)[0], rule=rule.id, version=compiled.pack.version,
+            assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
+        )
+
+
+def _fill(text: str, fact: Fact) -> str:
+    """Replace ``{name}`` by the fact's value; only plain names, never attribute access."""
+    return _PLACEHOLDER.sub(lambda m: _show(fact.get(m.group(1))), text)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _alert_order(alert: Alert) -> tuple[int, date, str]:
+    return _SEVERITY[alert.indicator], alert.visit_date or date.min, alert.id

@@ -1,0 +1,305 @@
+"""Turn a validated patient into the facts the engine matches, with declared derived values.
+
+A fact holds only values that are present (durable_rules treats ``None`` as neither
+present nor absent). Lists become one boolean key per item, so that ``contains`` is a
+plain equality test in the engine. Python computes only what a rule pack declares in
+its ``derived`` section, through the kinds registered here; it never decides a criterion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from engine.compiler import list_key
+from engine.improvement import improvement_score
+from engine.patient import DRUGS, JAK_INHIBITORS, Patient, Treatment, Visit
+from engine.rule_types import Derived, Scope
+
+FieldType = Literal["number", "bool", "status", "list", "text"]
+VisitRole = Literal["evaluation", "previous", "baseline"]
+VISIT_ROLES: tuple[VisitRole, ...] = ("evaluation", "previous", "baseline")
+TREATMENT_CLASSES = {"jak_inhibitor": JAK_INHIBITORS}
+
+Fact = dict[str, Any]
+# Status of each visit judgement: (rule id, visit index) -> status.
+Statuses = Mapping[tuple[str, int], str]
+
+
+def _visit_field_types() -> dict[str, FieldType]:
+    types: dict[str, FieldType] = {}
+    for name, info in Visit.model_fields.items():
+        if name == "adverse_events":
+            types[name] = "list"
+        elif name == "date":
+            types[name] = "text"
+        else:
+            types[name] = "number"
+    del info
+    return types
+
+
+# Fields every fact of a scope has before any derived value is added.
+BASE_FIELDS: dict[Scope, dict[str, FieldType]] = {
+    "visit": _visit_field_types(),
+    "patient": {"antibodies": "list", "sex": "text", "evaluation_date": "text"},
+}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A patient seen from one evaluation date: which visit plays which role."""
+
+    patient: Patient
+    at: date
+    visits: tuple[Visit, ...]  # on or before ``at``, by date
+
+    @property
+    def evaluation(self) -> int | None:
+        return len(self.visits) - 1 if self.visits else None
+
+    def role(self, role: VisitRole) -> int | None:
+        if role == "evaluation":
+            return self.evaluation
+        if role == "previous":
+            return len(self.visits) - 2 if len(self.visits) >= 2 else None
+        start = self.start_of("jak_inhibitor")
+        if start is None:
+            return None
+        before = [i for i, visit in enumerate(self.visits) if visit.date <= start]
+        return before[-1] if before else None
+
+    def treatments(self, spec: str) -> list[Treatment]:
+        drugs = TREATMENT_CLASSES.get(spec, {spec})
+        return [t for t in self.patient.treatments if t.drug in drugs]
+
+    def start_of(self, spec: str) -> date | None:
+        starts = [t.start for t in self.treatments(spec) if t.start <= self.at]
+        return min(starts) if starts else None
+
+
+def timeline(patient: Patient, at: date | None = None) -> Timeline:
+    visits = patient.visits if at is None else tuple(v for v in patient.visits if v.date <= at)
+    when = at if at is not None else patient.visits[-1].date
+    return Timeline(patient, when, visits)
+
+
+# --- derived value kinds ------------------------------------------------------------
+
+# A visit-scope kind sees the timeline, the visit index and that visit's fact so far.
+VisitCompute = Callable[[Timeline, int, Fact, Mapping[str, Any]], Any]
+# A patient-scope kind sees the timeline, every visit fact, each visit judgement's
+# status (rule id, visit index) and the patient fact so far.
+PatientCompute = Callable[
+    [Timeline, list[Fact], Statuses, Fact, Mapping[str, Any]], Any
+]
+
+
+@dataclass(frozen=True)
+class DerivedKind:
+    name: str
+    scope: Scope
+    output: FieldType
+    params: dict[str, str]  # parameter -> what it must be: field, rule, treatment, role, ...
+    optional: tuple[str, ...]
+    compute: VisitCompute | PatientCompute
+    summary: str
+
+
+@dataclass(frozen=True)
+class DetailedValue:
+    """A derived value together with the working a clinician needs to check it."""
+
+    value: Any
+    details: dict[str, Any]
+
+
+def _dose_per_kg(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
+    if p["per_kg"] in fact:
+        return fact[p["per_kg"]]
+    if p["per_day"] in fact and p["weight"] in fact:
+        return fact[p["per_day"]] / fact[p["weight"]]
+    return None
+
+
+def _days_since_start(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
+    start = tl.start_of(p["treatment"])
+    return None if start is None else (tl.visits[i].date - start).days
+
+
+def _treatment_active(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                      p: Mapping[str, Any]) -> Any:
+    return any(t.active_on(tl.at) for t in tl.treatments(p["treatment"]))
+
+
+def _treatment_started(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                       p: Mapping[str, Any]) -> Any:
+    return tl.start_of(p["treatment"]) is not None
+
+
+def _treatment_start_date(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                          p: Mapping[str, Any]) -> Any:
+    start = tl.start_of(p["treatment"])
+    return None if start is None else start.isoformat()
+
+
+def _visit_value(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                 p: Mapping[str, Any]) -> Any:
+    index = tl.role(p["visit"])
+    return None if index is None else facts[index].get(p["field"])
+
+
+def _visit_status(tl: Timeline, facts: list[Fact], statuses: Statuses,
+                  fact: Fact, p: Mapping[str, Any]) -> Any:
+    index = tl.role(p["visit"])
+    return None if index is None else statuses[(p["rule"], index)]
+
+
+def _visit_exists(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                  p: Mapping[str, Any]) -> Any:
+    return tl.role(p["visit"]) is not None
+
+
+def _window(tl: Timeline, p: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """(visit index, day) of the visits inside the window, both ends inclusive."""
+    start = tl.start_of(p["treatment"])
+    if start is None:
+        return []
+    days = [(i, (v.date - start).days) for i, v in enumerate(tl.visits)]
+    return [(i, day) for i, day in days if 0 <= day <= int(p["days"])]
+
+
+def _window_count(tl: Timeline, facts: list[Fact], statuses: Statuses,
+                  fact: Fact, p: Mapping[str, Any]) -> Any:
+    window = _window(tl, p)
+    if "status" not in p:
+        return len(window)
+    return sum(1 for i, _ in window if statuses[(p["rule"], i)] == p["status"])
+
+
+def _window_open(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                 p: Mapping[str, Any]) -> Any:
+    start = tl.start_of(p["treatment"])
+    return None if start is None else tl.at < start + timedelta(days=int(p["days"]))
+
+
+def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
+                      fact: Fact, p: Mapping[str, Any]) -> Any:
+    days = [day for i, day in _window(tl, p) if statuses[(p["rule"], i)] == p["status"]]
+    return days[0] if days else None
+
+
+def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                 p: Mapping[str, Any]) -> Any:
+    baseline, follow_up = tl.role("baseline"), tl.evaluation
+    if baseline is None or follow_up is None or follow_up == baseline:
+        return DetailedValue(None, {"missing": ["a baseline visit and a later visit"]})
+    return DetailedValue(*improvement_score(facts[baseline], facts[follow_up], p))
+
+
+def _band(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+          p: Mapping[str, Any]) -> Any:
+    value = fact.get(p["of"])
+    if value is None:
+        return None
+    label = None
+    for band in p["bands"]:
+        if value >= band["from"]:
+            label = band["label"]
+    return label
+
+
+KINDS: dict[str, DerivedKind] = {
+    kind.name: kind
+    for kind in (
+        DerivedKind("dose_per_kg", "visit", "number",
+                    {"per_kg": "field", "per_day": "field", "weight": "field"}, (), _dose_per_kg,
+                    "a dose per kg: the per-kg field if given, else per-day / weight"),
+        DerivedKind("days_since_start", "visit", "number", {"treatment": "treatment"}, (),
+                    _days_since_start, "days from the first start of a treatment to the visit"),
+        DerivedKind("treatment_active", "patient", "bool", {"treatment": "treatment"}, (),
+                    _treatment_active, "the treatment is active on the evaluation date"),
+        DerivedKind("treatment_started", "patient", "bool", {"treatment": "treatment"}, (),
+                    _treatment_started, "the treatment started on or before the evaluation date"),
+        DerivedKind("treatment_start_date", "patient", "text", {"treatment": "treatment"}, (),
+                    _treatment_start_date, "the first start date of a treatment"),
+        DerivedKind("visit_value", "patient", "number", {"visit": "role", "field": "visit_field"},
+                    (), _visit_value, "a visit field at the evaluation, previous or baseline visit"),
+        DerivedKind("visit_status", "patient", "status", {"visit": "role", "rule": "visit_rule"},
+                    (), _visit_status, "a visit judgement's status at a visit of that role"),
+        DerivedKind("visit_exists", "patient", "bool", {"visit": "role"}, (), _visit_exists,
+                    "there is a visit of that role"),
+        DerivedKind("window_count", "patient", "number",
+                    {"treatment": "treatment", "days": "days", "rule": "visit_rule",
+                     "status": "status"}, ("rule", "status"), _window_count,
+                    "visits in [start, start + days] (with that judgement status, if given)"),
+        DerivedKind("window_open", "patient", "bool", {"treatment": "treatment", "days": "days"},
+                    (), _window_open, "the evaluation date is before start + days"),
+        DerivedKind("window_first_day", "patient", "number",
+                    {"treatment": "treatment", "days": "days", "rule": "visit_rule",
+                     "status": "status"}, (), _window_first_day,
+                    "day (from start) of the first window visit with that judgement status"),
+        DerivedKind("improvement_score", "patient", "number", {"domains": "domains"}, (),
+                    _improvement, "the ACR/EULAR total improvement score, baseline to evaluation"),
+        DerivedKind("band", "patient", "text", {"of": "field", "bands": "bands"}, (), _band,
+                    "the label of the highest band whose 'from' the value reaches"),
+    )
+}
+TREATMENT_NAMES = frozenset((*DRUGS, *TREATMENT_CLASSES))
+
+
+# --- fact building -------------------------------------------------------------------
+
+
+def _present(values: Mapping[str, Any]) -> Fact:
+    fact: Fact = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            for item in value:
+                fact[list_key(name, str(item))] = True
+        elif isinstance(value, date):
+            fact[name] = value.isoformat()
+        else:
+            fact[name] = value
+    return fact
+
+
+def visit_facts(tl: Timeline, derived: list[Derived],
+                details: dict[str, Any]) -> list[Fact]:
+    """One fact per visit on or before the evaluation date; the evaluation visit explains."""
+    facts = []
+    for index, visit in enumerate(tl.visits):
+        fact = _present(visit.model_dump())
+        for item in derived:
+            compute: VisitCompute = KINDS[item.kind].compute  # type: ignore[assignment]
+            _store(fact, item.name, compute(tl, index, fact, item.params),
+                   details if index == tl.evaluation else None)
+        fact.update(kind="visit", visit=index)
+        if index == tl.evaluation:
+            fact["explain"] = True
+        facts.append(fact)
+    return facts
+
+
+def patient_fact(tl: Timeline, facts: list[Fact], statuses: Statuses,
+                 derived: list[Derived], details: dict[str, Any]) -> Fact:
+    fact = _present({"antibodies": tl.patient.antibodies, "sex": tl.patient.sex,
+                     "evaluation_date": tl.at})
+    for item in derived:
+        compute: PatientCompute = KINDS[item.kind].compute  # type: ignore[assignment]
+        _store(fact, item.name, compute(tl, facts, statuses, fact, item.params), details)
+    fact.update(kind="patient", explain=True)
+    return fact
+
+
+def _store(fact: Fact, name: str, value: Any, details: dict[str, Any] | None) -> None:
+    if isinstance(value, DetailedValue):
+        if details is not None:
+            details[name] = value.details
+        value = value.value
+    if value is not None:
+        fact[name] = value

@@ -1,0 +1,194 @@
+"""Typed model of a rule pack: what the YAML means once it has been parsed.
+
+The loader (``rule_loader``) builds these objects from YAML and the compiler
+(``compiler``) turns them into durable_rules rulesets. Nothing here runs code
+from a rule file: conditions are plain data trees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["met", "not_met", "indeterminate", "not_applicable"]
+STATUSES: tuple[Status, ...] = ("met", "not_met", "indeterminate", "not_applicable")
+
+Scope = Literal["visit", "patient"]
+Kind = Literal["judgement", "alert", "recommendation"]
+Indicator = Literal["info", "warning", "critical"]
+
+# Comparison operators a rule may use, with the operator that is true exactly
+# when the comparison is false *and the field is present* (absent fields match
+# neither in durable_rules, which is what makes missing data indeterminate).
+COMPARISONS: dict[str, tuple[str, str]] = {
+    "lt": ("$lt", "$gte"),
+    "lte": ("$lte", "$gt"),
+    "gt": ("$gt", "$lte"),
+    "gte": ("$gte", "$lt"),
+    "eq": ("$eq", "$neq"),
+    "neq": ("$neq", "$eq"),
+}
+OPERATORS = (*COMPARISONS, "is", "contains")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where something was written: file and 1-based line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# --- conditions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``field <op> value``; unknown when the field is absent."""
+
+    field: str
+    op: str
+    value: float | bool | str
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Is:
+    """``field`` holds a judgement status; only ``indeterminate`` or absence is unknown."""
+
+    field: str
+    status: Status
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Contains:
+    """A list field (adverse events, antibodies) contains ``item``; a list is never unknown."""
+
+    field: str
+    item: str
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class All:
+    children: tuple[Condition, ...]
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Any_:
+    children: tuple[Condition, ...]
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Condition
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    n: int
+    children: tuple[Condition, ...]
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class CriterionRef:
+    """A named criterion of the same pack."""
+
+    name: str
+    mark: Mark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """Another judgement of the same scope: its ``when`` is inlined at compile time."""
+
+    rule: str
+    mark: Mark = field(compare=False)
+
+
+Leaf = Compare | Is | Contains
+Condition = Compare | Is | Contains | All | Any_ | Not | AtLeast | CriterionRef | RuleRef
+
+
+# --- packs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    key: str
+    citation: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Assumption:
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    title: str
+    when: Condition
+    mark: Mark
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value Python computes before facts reach the engine (see ``derive``)."""
+
+    name: str
+    scope: Scope
+    kind: str
+    params: dict[str, Any]
+    title: str
+    mark: Mark
+
+
+@dataclass(frozen=True)
+class Message:
+    """Text of an alert or recommendation; ``{name}`` placeholders take fact values."""
+
+    summary: str
+    detail: str
+    indicator: Indicator = "info"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    kind: Kind
+    scope: Scope
+    when: Condition
+    applies_if: Condition | None
+    references: tuple[str, ...]
+    assumptions: tuple[str, ...]
+    report: tuple[str, ...]
+    message: Message | None
+    reasons: tuple[tuple[Condition, str], ...]
+    mark: Mark
+
+
+@dataclass(frozen=True)
+class RulePack:
+    id: str
+    version: str
+    title: str
+    status: str
+    file: str
+    references: dict[str, Reference]
+    assumptions: dict[str, Assumption]
+    criteria: dict[str, Criterion]
+    derived: tuple[Derived, ...]
+    rules: tuple[Rule, ...]
+    plugin: str | None = None

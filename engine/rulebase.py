@@ -1,0 +1,48 @@
+"""Find, validate and compile the rule packs of one run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from engine.compiler import RuleBase, compile_packs
+from engine.diagnostics import Diagnostic, RuleLoadError, Severity
+from engine.rule_loader import read_pack
+from engine.rule_types import RulePack
+from engine.validators import check_packs
+
+# A pack to load, and the plugin that contributes it (None for the core packs).
+Source = tuple[Path, str | None]
+
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+
+def core_pack_paths() -> list[Path]:
+    """The core packs: every ``*.yaml`` in ``rules/``."""
+    return sorted(RULES_DIR.glob("*.yaml"))
+
+
+def read_packs(sources: Iterable[Source]) -> tuple[list[RulePack], list[Diagnostic]]:
+    """Parse every pack and run the validators over those that parsed cleanly."""
+    packs: list[RulePack] = []
+    diagnostics: list[Diagnostic] = []
+    for path, plugin in sources:
+        pack, found = read_pack(path)
+        if plugin is not None:
+            found = [replace(d, message=f"{d.message} (plugin '{plugin}')") for d in found]
+        diagnostics += found
+        if pack is not None and not any(d.severity is Severity.ERROR for d in found):
+            packs.append(replace(pack, plugin=plugin))
+    diagnostics += check_packs(packs)
+    return packs, diagnostics
+
+
+def load_rulebase(sources: Iterable[Source]) -> RuleBase:
+    """Compile the packs, or raise ``RuleLoadError`` listing every error."""
+    packs, diagnostics = read_packs(sources)
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        raise RuleLoadError(errors)
+    return compile_packs(packs)

@@ -1,0 +1,96 @@
+"""Run compiled rules in durable_rules: one session per evaluation.
+
+Each pitfall of durable_rules 2.0.28 is handled here, in one place:
+- a catch-all rule (compiler) so no fact is unhandled: an unhandled message raises, and
+  deleting its session crashes the process;
+- the session is deleted in ``finally``: a ruleset holds at most 1,024 live sessions;
+- an exception inside an action is swallowed by durable_rules and left in the session
+  state; it is read back after every assertion and raised as ``RuleExecutionError``;
+- facts are built from validated models with absent values dropped (``None`` matches
+  neither ``$ex`` nor ``$nex``), and every fact carries an identity (``kind`` plus
+  ``visit``) because identical facts raise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable import engine as durable_engine
+
+from engine.compiler import RULESET, RuleBase
+
+
+class RuleExecutionError(Exception):
+    """A rule action failed inside the engine; the evaluation cannot be trusted."""
+
+
+@dataclass
+class Outcomes:
+    """What fired in one session: ``(key, visit) -> set of outcomes``.
+
+    Keys are rule ids and leaf keys; ``visit`` is the visit index for visit facts and
+    ``None`` for the patient fact.
+    """
+
+    fired: dict[tuple[str, int | None], set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+
+    def record(self, key: str, outcome: str, visit: int | None) -> None:
+        self.fired[(key, visit)].add(outcome)
+
+    def of(self, key: str, visit: int | None) -> set[str]:
+        return self.fired.get((key, visit), set())
+
+
+class Runtime:
+    """A durable_rules host loaded with one rule base. Not shared between threads."""
+
+    def __init__(self, rulebase: RuleBase) -> None:
+        self.rulebase = rulebase
+        self._host = durable_engine.Host()
+        self._live: dict[str, Outcomes] = {}
+        self._ids = itertools.count()
+        self._owner = threading.get_ident()
+        self._host.set_rulesets(rulebase.durable_rulesets(self._record))
+
+    def _record(self, sid: str, key: str, outcome: str, visit: int | None) -> None:
+        self._live[sid].record(key, outcome, visit)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("a Runtime is used by the thread that created it only")
+        sid = str(next(self._ids))
+        outcomes = Outcomes()
+        self._live[sid] = outcomes
+        try:
+            yield Session(self._host, sid, outcomes)
+        finally:
+            del self._live[sid]
+            self._host.delete_state(RULESET, sid)
+
+
+@dataclass
+class Session:
+    _host: Any
+    sid: str
+    outcomes: Outcomes
+
+    def assert_facts(self, facts: list[dict[str, Any]]) -> None:
+        """Assert facts; every rule they satisfy runs before this returns."""
+        if not facts:
+            return
+        state = self._host.assert_facts(RULESET, [{**fact, "sid": self.sid} for fact in facts])
+        if isinstance(state, dict) and "exception" in state:
+            raise RuleExecutionError(_first_line(str(state["exception"])))
+
+
+def _first_line(text: str) -> str:
+    return text.split(", traceback")[0]

@@ -1,0 +1,344 @@
+"""Checks of parsed rule packs, each a small class; all problems are reported together.
+
+A validator looks at every loaded pack at once (duplicate ids and references cross
+packs), returns diagnostics and never raises. ``check_packs`` runs them all.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from engine.compiler import ConditionTooLarge, Expander
+from engine.diagnostics import Diagnostic, Severity
+from engine.facts import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, FieldType
+from engine.rule_types import (
+    STATUSES,
+    All,
+    AtLeast,
+    Any_,
+    Compare,
+    Condition,
+    Contains,
+    CriterionRef,
+    Is,
+    Mark,
+    Not,
+    Rule,
+    RulePack,
+    RuleRef,
+    Scope,
+)
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def walk(cond: Condition) -> Iterator[Condition]:
+    yield cond
+    if isinstance(cond, Not):
+        yield from walk(cond.child)
+    elif isinstance(cond, All | Any_ | AtLeast):
+        for child in cond.children:
+            yield from walk(child)
+
+
+def rule_conditions(rule: Rule) -> Iterator[Condition]:
+    yield from walk(rule.when)
+    if rule.applies_if is not None:
+        yield from walk(rule.applies_if)
+    for condition, _ in rule.reasons:
+        yield from walk(condition)
+
+
+@dataclass
+class Schema:
+    """Fields each scope's facts can hold: the patient file's fields plus derived values."""
+
+    fields: dict[Scope, dict[str, FieldType]]
+    visit_judgements: set[str]
+
+    @classmethod
+    def of(cls, packs: list[RulePack]) -> Schema:
+        fields: dict[Scope, dict[str, FieldType]] = {
+            scope: dict(names) for scope, names in BASE_FIELDS.items()
+        }
+        for pack in packs:
+            for item in pack.derived:
+                kind = KINDS.get(item.kind)
+                if kind is not None:
+                    fields[kind.scope][item.name] = kind.output
+        judgements = {r.id for p in packs for r in p.rules
+                      if r.scope == "visit" and r.kind == "judgement"}
+        return cls(fields, judgements)
+
+
+class Validator(ABC):
+    """One check. Subclasses set ``code``, ``severity`` and ``description``."""
+
+    code: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+    description: ClassVar[str]
+
+    @abstractmethod
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        """Every problem this check finds in ``packs``."""
+
+    def found(self, mark: Mark, message: str) -> Diagnostic:
+        return Diagnostic(self.severity, self.code, message, mark)
+
+
+class DuplicateIds(Validator):
+    code = "duplicate-id"
+    description = "Rule ids and pack ids are unique across every loaded pack."
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        out = []
+        seen_packs: dict[str, RulePack] = {}
+        seen_rules: dict[str, Rule] = {}
+        for pack in packs:
+            if pack.id in seen_packs:
+                out.append(self.found(Mark(pack.file, 1), f"pack id '{pack.id}' is also used by "
+                                      f"{seen_packs[pack.id].file}"))
+            seen_packs.setdefault(pack.id, pack)
+            for rule in pack.rules:
+                if rule.id in seen_rules:
+                    out.append(self.found(rule.mark, f"rule id '{rule.id}' is already defined at "
+                                          f"{seen_rules[rule.id].mark}"))
+                seen_rules.setdefault(rule.id, rule)
+        return out
+
+
+class References(Validator):
+    code = "unknown-reference"
+    description = ("Criteria, rules, citations and assumptions that a rule names exist, and a "
+                   "rule reference stays within one scope and points to a judgement.")
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        rules = {rule.id: rule for pack in packs for rule in pack.rules}
+        out = []
+        for pack in packs:
+            conditions = [(c, None) for crit in pack.criteria.values() for c in walk(crit.when)]
+            for rule in pack.rules:
+                conditions += [(c, rule) for c in rule_conditions(rule)]
+                out += [self.found(rule.mark, f"rule '{rule.id}' cites '{key}', which is not in "
+                                   f"the pack's references") for key in rule.references
+                        if key not in pack.references]
+                out += [self.found(rule.mark, f"rule '{rule.id}' names assumption '{key}', which "
+                                   f"is not in the pack's assumptions") for key in rule.assumptions
+                        if key not in pack.assumptions]
+            for cond, owner in conditions:
+                if isinstance(cond, CriterionRef) and cond.name not in pack.criteria:
+                    out.append(self.found(cond.mark, f"unknown criterion '{cond.name}' (defined: "
+                                          f"{', '.join(sorted(pack.criteria)) or 'none'})"))
+                if isinstance(cond, RuleRef):
+                    target = rules.get(cond.rule)
+                    if target is None:
+                        out.append(self.found(cond.mark, f"unknown rule '{cond.rule}'"))
+                    elif target.kind != "judgement":
+                        out.append(self.found(cond.mark, f"rule '{cond.rule}' is an "
+                                              f"{target.kind}, not a judgement"))
+                    elif owner is not None and target.scope != owner.scope:
+                        out.append(self.found(cond.mark, f"rule '{cond.rule}' is judged per "
+                                              f"{target.scope}; '{owner.id}' per {owner.scope}: "
+                                              "declare a derived value of kind visit_status"))
+        return out
+
+
+class Cycles(Validator):
+    code = "cycle"
+    description = "Rules and criteria do not refer to themselves, directly or in a loop."
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        edges: dict[str, list[tuple[str, Mark]]] = {}
+        for pack in packs:
+            for name, crit in pack.criteria.items():
+                edges[f"{pack.id}/{name}"] = _refs(crit.when, pack.id)
+            for rule in pack.rules:
+                edges[rule.id] = [ref for c in (rule.when, rule.applies_if) if c is not None
+                                  for ref in _refs(c, pack.id)]
+        out: list[Diagnostic] = []
+        state: dict[str, str] = {}
+
+        def visit(node: str, path: list[str]) -> None:
+            state[node] = "open"
+            for target, mark in edges.get(node, []):
+                if state.get(target) == "open":
+                    loop = " -> ".join([*path[path.index(target):], target])
+                    out.append(self.found(mark, f"reference cycle: {loop}"))
+                elif target not in state:
+                    visit(target, [*path, target])
+            state[node] = "done"
+
+        for node in edges:
+            if node not in state:
+                visit(node, [node])
+        return out
+
+
+def _refs(cond: Condition, pack_id: str) -> list[tuple[str, Mark]]:
+    refs = []
+    for c in walk(cond):
+        if isinstance(c, CriterionRef):
+            refs.append((f"{pack_id}/{c.name}", c.mark))
+        elif isinstance(c, RuleRef):
+            refs.append((c.rule, c.mark))
+    return refs
+
+
+class Fields(Validator):
+    code = "unknown-field"
+    description = ("Every field a condition tests exists in its scope's facts (else the rule "
+                   "could never fire) and suits the operator.")
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        out = []
+        for pack in packs:
+            for rule in pack.rules:
+                scope = rule.scope
+                conds = list(rule_conditions(rule))
+                conds += [c for ref in conds if isinstance(ref, CriterionRef)
+                          and ref.name in pack.criteria
+                          for c in walk(pack.criteria[ref.name].when)]
+                out += [d for c in conds if (d := self._check(c, scope, schema)) is not None]
+                if rule.message is not None:
+                    text = rule.message.summary + rule.message.detail
+                    for name in PLACEHOLDER.findall(text):
+                        if name not in schema.fields[scope]:
+                            out.append(self.found(rule.mark, f"placeholder '{{{name}}}' of rule "
+                                                  f"'{rule.id}' is not a {scope} field"))
+        return list(dict.fromkeys(out))
+
+    def _check(self, cond: Condition, scope: Scope, schema: Schema) -> Diagnostic | None:
+        if not isinstance(cond, Compare | Is | Contains):
+            return None
+        fields = schema.fields[scope]
+        kind = fields.get(cond.field)
+        if kind is None:
+            return self.found(cond.mark, f"'{cond.field}' is not a {scope} field, so this "
+                              f"condition could never hold (fields: {', '.join(sorted(fields))})")
+        wanted: dict[type, tuple[FieldType, ...]] = {
+            Is: ("status",), Contains: ("list",), Compare: ("number", "bool", "text", "status"),
+        }
+        if kind not in wanted[type(cond)]:
+            return self.found(cond.mark, f"'{cond.field}' is a {kind} field: it cannot be "
+                              f"tested with this operator")
+        if isinstance(cond, Compare) and cond.op in ("lt", "lte", "gt", "gte") \
+                and kind != "number":
+            return self.found(cond.mark, f"'{cond.field}' is a {kind} field: '{cond.op}' needs "
+                              "a number field")
+        return None
+
+
+class DerivedValues(Validator):
+    code = "bad-derived"
+    description = "Derived values use a known kind with the parameters that kind takes."
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        out = []
+        for pack in packs:
+            for item in pack.derived:
+                kind = KINDS.get(item.kind)
+                if kind is None:
+                    out.append(self.found(item.mark, f"unknown kind '{item.kind}' of derived "
+                                          f"value '{item.name}' (kinds: {', '.join(KINDS)})"))
+                    continue
+                if item.scope != kind.scope:
+                    out.append(self.found(item.mark, f"derived value '{item.name}': kind "
+                                          f"'{item.kind}' is computed per {kind.scope}"))
+                for param in item.params:
+                    if param not in kind.params:
+                        out.append(self.found(item.mark, f"derived value '{item.name}': unknown "
+                                              f"parameter '{param}' (allowed: "
+                                              f"{', '.join(kind.params)})"))
+                for param, what in kind.params.items():
+                    if param not in item.params:
+                        if param not in kind.optional:
+                            out.append(self.found(item.mark, f"derived value '{item.name}' needs"
+                                                  f" '{param}'"))
+                        continue
+                    problem = _param_problem(what, item.params[param], schema)
+                    if problem:
+                        out.append(self.found(item.mark, f"derived value '{item.name}': "
+                                              f"'{param}' {problem}"))
+        return out
+
+
+def _param_problem(what: str, value: Any, schema: Schema) -> str | None:
+    checks: dict[str, tuple[bool, str]] = {
+        "field": (value in schema.fields["visit"] or value in schema.fields["patient"],
+                  "is not a known field"),
+        "visit_field": (value in schema.fields["visit"], "is not a visit field"),
+        "visit_rule": (value in schema.visit_judgements, "is not a visit-scope judgement"),
+        "treatment": (value in TREATMENT_NAMES,
+                      f"must be one of {', '.join(sorted(TREATMENT_NAMES))}"),
+        "role": (value in VISIT_ROLES, f"must be one of {', '.join(VISIT_ROLES)}"),
+        "days": (isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                 "must be a whole number of days"),
+        "status": (value in STATUSES, f"must be one of {', '.join(STATUSES)}"),
+        "domains": (_domains_ok(value, schema), "must be a list of {name, measures, edges, "
+                    "points} with one more point value than edges and known visit fields"),
+        "bands": (isinstance(value, list) and all(isinstance(b, dict) and set(b) == {"from",
+                  "label"} for b in value), "must be a list of {from, label}"),
+    }
+    ok, message = checks[what]
+    return None if ok else message
+
+
+def _domains_ok(value: Any, schema: Schema) -> bool:
+    if not isinstance(value, list) or not value:
+        return False
+    for domain in value:
+        if not isinstance(domain, dict) or not {"name", "measures", "edges", "points"} <= set(
+                domain) or len(domain["points"]) != len(domain["edges"]) + 1:
+            return False
+        for measure in domain["measures"]:
+            if measure.get("field") not in schema.fields["visit"]:
+                return False
+            if not measure.get("relative") and "range" not in measure:
+                return False
+            if domain.get("choose") == "most_abnormal" and "upper_normal" not in measure:
+                return False
+    return True
+
+
+class Citations(Validator):
+    code = "missing-citation"
+    description = "Every rule cites at least one published source (clinical honesty)."
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        return [self.found(rule.mark, f"rule '{rule.id}' cites no reference")
+                for pack in packs for rule in pack.rules if not rule.references]
+
+
+class Size(Validator):
+    code = "too-large"
+    description = "A condition expands into a network small enough to evaluate quickly."
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        expander = Expander(packs)
+        out = []
+        for pack in packs:
+            for rule in pack.rules:
+                try:
+                    expander.dnf(rule.when, pack)
+                except ConditionTooLarge:
+                    out.append(self.found(rule.mark, f"rule '{rule.id}' expands into too many "
+                                          "alternatives: split it into named criteria or rules"))
+        return out
+
+
+VALIDATORS: tuple[Validator, ...] = (
+    DuplicateIds(), References(), Cycles(), Fields(), DerivedValues(), Citations(),
+)
+
+
+def check_packs(packs: list[RulePack]) -> list[Diagnostic]:
+    """Every problem of every validator; ``Size`` runs only when references resolve."""
+    schema = Schema.of(packs)
+    found = [d for validator in VALIDATORS for d in validator.validate(packs, schema)]
+    if not any(d.code in ("unknown-reference", "cycle") for d in found):
+        found += Size().validate(packs, schema)
+    return sorted(found, key=lambda d: (d.mark.file, d.mark.line, d.code))
