@@ -43,8 +43,8 @@ class Judgement(_Model):
         description="facts used (field: value), criteria with their outcome, and the working "
         "of derived values")
     missing: list[str] = Field(description="fields whose absence left the judgement open")
-    reasons: list[str] = Field(default_factory=list,
-                               description="why the judgement is indeterminate, beyond missing data")
+    reasons: list[str] = Field(
+        default_factory=list, description="why the judgement is indeterminate, beyond missing data")
     assumptions: list[Assumption] = Field(default_factory=list)
     citations: list[Source]
     visit_date: date | None = Field(None, description="the visit judged (visit-scope rules)")

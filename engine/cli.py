@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +18,7 @@ from rich.console import Console
 
 from engine.assessment import Assessment
 from engine.diagnostics import RuleLoadError, Severity
+from engine.evaluate import Evaluator
 from engine.patient import PatientFileError, iter_patient_files, load_patient, patient_json_schema
 from engine.report import render_text, to_json
 from engine.rulebase import core_pack_paths, read_packs
@@ -34,12 +35,12 @@ stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 140)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
 
 
-class SchemaName(str, Enum):
+class SchemaName(StrEnum):
     patient = "patient"
 
 
@@ -58,7 +59,7 @@ def _report_error(error: Exception) -> None:
         stderr.print(line, style="red", markup=False, highlight=False)
 
 
-def _evaluator():  # type: ignore[no-untyped-def]
+def _evaluator() -> Evaluator:
     from engine.setup import default_evaluator
 
     try:
@@ -86,9 +87,9 @@ def evaluate(
     for path in paths:
         try:
             assessments.append(evaluator.evaluate(load_patient(path), when))
-        except PatientFileError as error:
+        except PatientFileError as problem:
             failed = True
-            _report_error(error)
+            _report_error(problem)
     if output is Format.json:
         if assessments:
             print(to_json(assessments, many=len(paths) > 1))

@@ -20,8 +20,8 @@ from engine.rule_types import (
     COMPARISONS,
     STATUSES,
     All,
-    AtLeast,
     Any_,
+    AtLeast,
     Compare,
     Condition,
     Contains,
@@ -199,7 +199,7 @@ class RuleBase:
                     "run": _action(record, key, outcome),
                 }
         for key, (leaf, scope) in self._leaves.items():
-            for outcome, terms in zip(("met", "not_met", "unknown"), _leaf_dnf(leaf)):
+            for outcome, terms in zip(("met", "not_met", "unknown"), _leaf_dnf(leaf), strict=True):
                 for index, term in enumerate(terms):
                     rules[f"{key}#{outcome}#{index}"] = {
                         "all": [{"m": _match(scope, ({"explain": True}, *term))}],

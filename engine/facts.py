@@ -30,14 +30,13 @@ Statuses = Mapping[tuple[str, int], str]
 
 def _visit_field_types() -> dict[str, FieldType]:
     types: dict[str, FieldType] = {}
-    for name, info in Visit.model_fields.items():
+    for name in Visit.model_fields:
         if name == "adverse_events":
             types[name] = "list"
         elif name == "date":
             types[name] = "text"
         else:
             types[name] = "number"
-    del info
     return types
 
 
@@ -226,7 +225,8 @@ KINDS: dict[str, DerivedKind] = {
         DerivedKind("treatment_start_date", "patient", "text", {"treatment": "treatment"}, (),
                     _treatment_start_date, "the first start date of a treatment"),
         DerivedKind("visit_value", "patient", "number", {"visit": "role", "field": "visit_field"},
-                    (), _visit_value, "a visit field at the evaluation, previous or baseline visit"),
+                    (), _visit_value, "a visit field at the evaluation, previous or baseline "
+                    "visit"),
         DerivedKind("visit_status", "patient", "status", {"visit": "role", "rule": "visit_rule"},
                     (), _visit_status, "a visit judgement's status at a visit of that role"),
         DerivedKind("visit_exists", "patient", "bool", {"visit": "role"}, (), _visit_exists,

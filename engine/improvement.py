@@ -36,7 +36,7 @@ def points(change: Fraction, edges: Sequence[float], values: Sequence[float]) ->
 
 def _choose(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
             domain: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    usable = [m for m in domain["measures"]
+    usable: list[Mapping[str, Any]] = [m for m in domain["measures"]
               if m["field"] in baseline and m["field"] in follow_up
               and not (m.get("relative") and baseline[m["field"]] == 0)]
     if not usable:

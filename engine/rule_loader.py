@@ -18,9 +18,9 @@ from engine.rule_types import (
     COMPARISONS,
     STATUSES,
     All,
-    AtLeast,
     Any_,
     Assumption,
+    AtLeast,
     Compare,
     Condition,
     Contains,
@@ -40,7 +40,6 @@ from engine.rule_types import (
     Scope,
 )
 
-
 _T = TypeVar("_T")
 
 
@@ -58,7 +57,7 @@ class _MarkingLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping, key and list item."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = _MarkedDict(super().construct_mapping(node, deep=True))
+        mapping = _MarkedDict(super().construct_mapping(node, deep=True))  # type: ignore[arg-type]
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {
             str(key.value): key.start_mark.line + 1 for key, _ in node.value
@@ -208,7 +207,8 @@ class _Reader:
             self.error(data.key_lines.get(key, data.line), "type",
                        f"'{key}' in {what} must be a non-empty list of conditions")
             return None
-        parsed = [self.condition(item, ln, what) for item, ln in zip(items, items.item_lines)]
+        parsed = [self.condition(item, line, what)
+                  for item, line in zip(items, items.item_lines, strict=True)]
         if any(p is None for p in parsed):
             return None
         return tuple(p for p in parsed if p is not None)
@@ -334,7 +334,7 @@ class _Reader:
         if not isinstance(items, _MarkedList):
             self.error(data.key_lines.get("rules", data.line), "type", "'rules' must be a list")
             return ()
-        built = [self.rule(item, line) for item, line in zip(items, items.item_lines)]
+        built = [self.rule(item, line) for item, line in zip(items, items.item_lines, strict=True)]
         return tuple(rule for rule in built if rule is not None)
 
     def rule(self, value: Any, line: int) -> Rule | None:
@@ -390,7 +390,7 @@ class _Reader:
                 self.error(data.key_lines["reasons"], "type", f"'reasons' of {what} must be a list")
             return ()
         reasons = []
-        for item, line in zip(items, items.item_lines):
+        for item, line in zip(items, items.item_lines, strict=True):
             block = self.mapping(item, line, f"a reason of {what}")
             if block is None:
                 continue
@@ -418,9 +418,10 @@ def read_pack(path: str | Path) -> tuple[RulePack | None, list[Diagnostic]]:
         reader.error(1, "unreadable", f"cannot read rule file: {error.strerror}")
         return None, reader.diagnostics
     try:
-        raw = yaml.load(text, Loader=_MarkingLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_MarkingLoader)
     except yaml.YAMLError as error:
-        line = error.problem_mark.line + 1 if getattr(error, "problem_mark", None) else 1
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
         reader.error(line, "yaml-syntax", f"YAML syntax error: {getattr(error, 'problem', error)}")
         return None, reader.diagnostics
     if raw is None:

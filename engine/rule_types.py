@@ -7,7 +7,8 @@ from a rule file: conditions are plain data trees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any, Literal
 
 Status = Literal["met", "not_met", "indeterminate", "not_applicable"]
@@ -52,7 +53,7 @@ class Compare:
     field: str
     op: str
     value: float | bool | str
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Is:
 
     field: str
     status: Status
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,32 +71,32 @@ class Contains:
 
     field: str
     item: str
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
 class All:
     children: tuple[Condition, ...]
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
 class Any_:
     children: tuple[Condition, ...]
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
 class Not:
     child: Condition
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
 class AtLeast:
     n: int
     children: tuple[Condition, ...]
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class CriterionRef:
     """A named criterion of the same pack."""
 
     name: str
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class RuleRef:
     """Another judgement of the same scope: its ``when`` is inlined at compile time."""
 
     rule: str
-    mark: Mark = field(compare=False)
+    mark: Mark = _field(compare=False)
 
 
 Leaf = Compare | Is | Contains

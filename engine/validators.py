@@ -18,8 +18,8 @@ from engine.facts import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, Field
 from engine.rule_types import (
     STATUSES,
     All,
-    AtLeast,
     Any_,
+    AtLeast,
     Compare,
     Condition,
     Contains,
@@ -120,7 +120,8 @@ class References(Validator):
         rules = {rule.id: rule for pack in packs for rule in pack.rules}
         out = []
         for pack in packs:
-            conditions = [(c, None) for crit in pack.criteria.values() for c in walk(crit.when)]
+            conditions: list[tuple[Condition, Rule | None]] = [
+                (c, None) for crit in pack.criteria.values() for c in walk(crit.when)]
             for rule in pack.rules:
                 conditions += [(c, rule) for c in rule_conditions(rule)]
                 out += [self.found(rule.mark, f"rule '{rule.id}' cites '{key}', which is not in "
