@@ -119,7 +119,7 @@ def rules_check(
     packs, diagnostics = read_packs(sources)
     for diagnostic in diagnostics:
         style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
-        stdout.print(str(diagnostic), style=style, markup=False, highlight=False)
+        stdout.print(str(diagnostic), style=style, markup=False, highlight=False, soft_wrap=True)
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     rules = sum(len(p.rules) for p in packs)
     stdout.print(f"{len(sources)} file(s), {len(packs)} pack(s), {rules} rule(s): {errors} "

@@ -164,6 +164,8 @@ class _Reader:
         data = self.mapping(value, line, f"condition in {what}")
         if data is None:
             return None
+        if "field" in data:
+            return self.leaf(data, what)
         self.keys(data, CONDITION_KEYS, f"condition in {what}")
         mark = self.mark(data.line)
         if "all" in data or "any" in data:
@@ -195,8 +197,6 @@ class _Reader:
                 self.error(data.line, "type", f"'rule' in {what} must be a rule id")
                 return None
             return RuleRef(rule, mark)
-        if "field" in data:
-            return self.leaf(data, what)
         self.error(data.line, "bad-operator",
                    f"condition in {what} needs one of: all, any, not, at_least/of, rule, field")
         return None
@@ -334,6 +334,14 @@ class _Reader:
         if not isinstance(items, _MarkedList):
             self.error(data.key_lines.get("rules", data.line), "type", "'rules' must be a list")
             return ()
+        seen: dict[str, int] = {}
+        for item, line in zip(items, items.item_lines, strict=True):
+            rule_id = item.get("id") if isinstance(item, dict) else None
+            if isinstance(rule_id, str):
+                if rule_id in seen:
+                    self.error(line, "duplicate-id", f"rule id '{rule_id}' is already defined at "
+                               f"{self.mark(seen[rule_id])}")
+                seen.setdefault(rule_id, line)
         built = [self.rule(item, line) for item, line in zip(items, items.item_lines, strict=True)]
         return tuple(rule for rule in built if rule is not None)
 

@@ -25,18 +25,24 @@ def core_pack_paths() -> list[Path]:
 
 
 def read_packs(sources: Iterable[Source]) -> tuple[list[RulePack], list[Diagnostic]]:
-    """Parse every pack and run the validators over those that parsed cleanly."""
-    packs: list[RulePack] = []
+    """Parse every pack and validate them together; returns the packs free of errors.
+
+    Packs with structural errors are still cross-checked (so that one run reports every
+    problem), but never returned for compiling.
+    """
+    parsed: list[tuple[RulePack, bool]] = []
     diagnostics: list[Diagnostic] = []
     for path, plugin in sources:
         pack, found = read_pack(path)
         if plugin is not None:
             found = [replace(d, message=f"{d.message} (plugin '{plugin}')") for d in found]
         diagnostics += found
-        if pack is not None and not any(d.severity is Severity.ERROR for d in found):
-            packs.append(replace(pack, plugin=plugin))
-    diagnostics += check_packs(packs)
-    return packs, diagnostics
+        if pack is not None:
+            clean = not any(d.severity is Severity.ERROR for d in found)
+            parsed.append((replace(pack, plugin=plugin), clean))
+    diagnostics += check_packs([pack for pack, _ in parsed])
+    diagnostics.sort(key=lambda d: (d.mark.file, d.mark.line, d.code))
+    return [pack for pack, clean in parsed if clean], diagnostics
 
 
 def load_rulebase(sources: Iterable[Source]) -> RuleBase:

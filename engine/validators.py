@@ -104,7 +104,8 @@ class DuplicateIds(Validator):
                                       f"{seen_packs[pack.id].file}"))
             seen_packs.setdefault(pack.id, pack)
             for rule in pack.rules:
-                if rule.id in seen_rules:
+                # Within one file the loader reports it, broken rules included.
+                if rule.id in seen_rules and seen_rules[rule.id].mark.file != rule.mark.file:
                     out.append(self.found(rule.mark, f"rule id '{rule.id}' is already defined at "
                                           f"{seen_rules[rule.id].mark}"))
                 seen_rules.setdefault(rule.id, rule)
@@ -197,6 +198,12 @@ class Fields(Validator):
     def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
         out = []
         for pack in packs:
+            used = {c.name for rule in pack.rules for c in rule_conditions(rule)
+                    if isinstance(c, CriterionRef)}
+            for name, criterion in pack.criteria.items():
+                if name not in used:
+                    out += [d for c in walk(criterion.when)
+                            if (d := self._check_anywhere(c, schema)) is not None]
             for rule in pack.rules:
                 scope = rule.scope
                 conds = list(rule_conditions(rule))
@@ -211,6 +218,11 @@ class Fields(Validator):
                             out.append(self.found(rule.mark, f"placeholder '{{{name}}}' of rule "
                                                   f"'{rule.id}' is not a {scope} field"))
         return list(dict.fromkeys(out))
+
+    def _check_anywhere(self, cond: Condition, schema: Schema) -> Diagnostic | None:
+        """An unused criterion has no scope yet: it must suit one of them."""
+        found = [self._check(cond, scope, schema) for scope in ("visit", "patient")]
+        return None if None in found else found[0]
 
     def _check(self, cond: Condition, scope: Scope, schema: Schema) -> Diagnostic | None:
         if not isinstance(cond, Compare | Is | Contains):
@@ -230,7 +242,17 @@ class Fields(Validator):
                 and kind != "number":
             return self.found(cond.mark, f"'{cond.field}' is a {kind} field: '{cond.op}' needs "
                               "a number field")
+        # durable_rules compares loosely (1 equals true), so types are checked here instead.
+        if isinstance(cond, Compare) and _value_type(cond.value) != kind:
+            return self.found(cond.mark, f"'{cond.field}' is a {kind} field: it cannot equal "
+                              f"{cond.value!r}")
         return None
+
+
+def _value_type(value: float | bool | str) -> FieldType:
+    if isinstance(value, bool):
+        return "bool"
+    return "number" if isinstance(value, int | float) else "text"
 
 
 class DerivedValues(Validator):
