@@ -144,10 +144,10 @@ def _iso_date(value: object) -> object:
     return value
 
 
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(strict=True)]
-Antibody = Annotated[str, AfterValidator(_canonical_antibody)]
-Drug = Annotated[str, _member_of(DRUGS, "drug")]
-AdverseEvent = Annotated[str, _member_of(ADVERSE_EVENTS, "adverse event")]
+_IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(strict=True)]
+_Antibody = Annotated[str, AfterValidator(_canonical_antibody)]
+_Drug = Annotated[str, _member_of(DRUGS, "drug")]
+_AdverseEvent = Annotated[str, _member_of(ADVERSE_EVENTS, "adverse event")]
 
 
 def _measure(
@@ -177,9 +177,9 @@ class Treatment(BaseModel):
 
     model_config = _STRICT
 
-    drug: Drug = Field(description=f"Drug or procedure, one of: {_listing(DRUGS)}")
-    start: IsoDate = Field(description="First day of treatment (YYYY-MM-DD)")
-    stop: IsoDate | None = Field(
+    drug: _Drug = Field(description=f"Drug or procedure, one of: {_listing(DRUGS)}")
+    start: _IsoDate = Field(description="First day of treatment (YYYY-MM-DD)")
+    stop: _IsoDate | None = Field(
         None,
         description="Day treatment stopped, no longer given from this day (YYYY-MM-DD); "
         "omit while ongoing",
@@ -207,7 +207,7 @@ class Visit(BaseModel):
 
     model_config = _STRICT
 
-    date: IsoDate = Field(description="Visit date (YYYY-MM-DD)")
+    date: _IsoDate = Field(description="Visit date (YYYY-MM-DD)")
     weight_kg: float | None = _measure("Body weight in kg", ge=None, gt=0, le=200)
     ck_u_l: float | None = _measure("Creatine kinase in U/L")
     aldolase_u_l: float | None = _measure("Aldolase in U/L")
@@ -242,7 +242,7 @@ class Visit(BaseModel):
         "Prednisone dose in mg/day (give this or prednisone_mg_per_kg_day, not both)", le=2000
     )
     ifn_alpha_fg_ml: float | None = _measure("Serum interferon-alpha in fg/mL")
-    adverse_events: Annotated[tuple[AdverseEvent, ...], AfterValidator(_distinct)] = Field(
+    adverse_events: Annotated[tuple[_AdverseEvent, ...], AfterValidator(_distinct)] = Field(
         (), description=f"Adverse events noted at this visit, from: {_listing(ADVERSE_EVENTS)}"
     )
 
@@ -264,9 +264,9 @@ class Patient(BaseModel):
     model_config = _STRICT
 
     id: str = Field(min_length=1, description="Patient identifier, unique within a data set")
-    birth_date: IsoDate | None = Field(None, description="Date of birth (YYYY-MM-DD)")
+    birth_date: _IsoDate | None = Field(None, description="Date of birth (YYYY-MM-DD)")
     sex: Sex | None = Field(None, description="Sex: female, male or other")
-    antibodies: tuple[Antibody, ...] = Field(
+    antibodies: tuple[_Antibody, ...] = Field(
         (),
         description="Myositis-specific antibodies found, or 'negative'; canonical names: "
         f"{_listing(ANTIBODIES)} (common aliases such as MDA5 or anti-p155/140 are accepted)",
@@ -531,7 +531,8 @@ def _parse(text: str, fmt: str, path: str) -> object:
         ) from None
     except Exception as exc:
         # Both parsers raise assorted other errors on odd input (`!!int x`, deep nesting).
-        raise _file_error(path, f"cannot parse {fmt}: {_clip(str(exc), 200)}") from None
+        detail = _clip(" ".join(str(exc).split()), 200)  # one line per problem, always
+        raise _file_error(path, f"cannot parse {fmt}: {detail}") from None
 
 
 def load_patient(path: str | os.PathLike[str]) -> Patient:
@@ -552,8 +553,10 @@ def load_patient(path: str | os.PathLike[str]) -> Patient:
 
 
 def iter_patient_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given and patient files found under folders; missing paths are kept for
-    load_patient to report."""
+    """Each path as given, or for a folder the patient files anywhere under it, sorted.
+
+    A path that does not exist is kept, so that load_patient reports it.
+    """
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
