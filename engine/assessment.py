@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,8 @@ class CriterionResult(_Model):
     test: str = Field(description="the test as written, e.g. 'ck_u_l <= 150'")
     criterion: str | None = Field(None, description="the named criterion it belongs to")
     value: Any = Field(None, description="the value tested; absent when not measured")
-    status: Status
+    status: Status | Literal["not_needed"] = Field(
+        description="the test's outcome; not_needed when the decision did not depend on it")
 
 
 class Assumption(_Model):

@@ -1,20 +1,23 @@
 """Compile validated rule packs into durable_rules rulesets.
 
-Three-valued logic is compiled, not interpreted: for every condition the compiler
-builds two sets of alternatives (disjunctive normal form), one that proves it true and
-one that proves it false, each alternative a conjunction of durable_rules tests on one
-fact. A field that is absent matches neither ``$lte`` nor ``$gt``, so missing data
-proves nothing; a judgement whose ``met`` and ``not_met`` rules both stay silent is
-``indeterminate``. Every leaf test also gets three small rules (true / false /
-unknown) so that each judgement can say which criteria held and which data were missing.
+Three-valued logic is compiled, not interpreted. For each rule the compiler splits the
+space of its tests' outcomes (true / false / unknown for every test) into *paths*, by
+Shannon expansion: it fixes one test's outcome at a time, in reading order, until the
+rule's status no longer depends on the tests left. Each path becomes one durable_rules
+rule whose condition is the conjunction of those outcomes on one fact. Paths are
+mutually exclusive and cover every fact, so a judgement fires exactly once per fact it
+judges, and the path that fired says which tests decided it. An absent field matches
+neither ``$lte`` nor ``$gt`` but ``$nex``: missing data is *unknown*, never *false*.
+
+durable_rules calls back into Python once per fired rule, and that call dominates the
+cost of an evaluation (see the field notes); one firing per judgement is the design.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from engine.rule_types import (
     COMPARISONS,
@@ -34,20 +37,25 @@ from engine.rule_types import (
     RulePack,
     RuleRef,
     Scope,
+    Status,
 )
 
 RULESET = "jdm_cds"
-# Beyond this many alternatives a condition is too large to compile into the network
-# without slowing every evaluation; the validator reports it instead.
-MAX_ALTERNATIVES = 512
+# A rule whose expansion needs more paths than this would slow every evaluation; the
+# validator reports it so that the author splits it into named rules.
+MAX_PATHS = 400
 
+Outcome = Literal["T", "F", "U"]
+OUTCOMES: tuple[Outcome, ...] = ("T", "F", "U")
 Atom = dict[str, Any]
-Term = tuple[Atom, ...]
-DNF = list[Term]
-# (rule or leaf key, outcome, visit index or None) -> called from inside durable actions
-Recorder = Callable[[str, str, str, "int | None"], None]
+# A path: (leaf key, the outcomes it admits) in the order fixed. A step admits several
+# outcomes where the rule's status does not depend on which of them the test has.
+Path = tuple[tuple[str, tuple[Outcome, ...]], ...]
+# Called from inside durable actions: (session id, rule id, result, path index, visit)
+Recorder = Callable[[str, str, str, int, "int | None"], None]
 
 _SYMBOLS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=", "neq": "!="}
+LEAF_STATUS: dict[Outcome, Status] = {"T": "met", "F": "not_met", "U": "indeterminate"}
 
 
 class ConditionTooLarge(Exception):
@@ -59,7 +67,13 @@ def list_key(field: str, item: str) -> str:
     return f"{field}:{item}"
 
 
-def leaf_text(leaf: Leaf) -> str:
+def judge_key(rule_id: str) -> str:
+    """Fact key that asks for a visit judgement on that visit fact."""
+    return f"judge:{rule_id}"
+
+
+def leaf_key(leaf: Leaf) -> str:
+    """The test as written, e.g. ``ck_u_l <= 150``; also its identity within a rule."""
     if isinstance(leaf, Compare):
         value = str(leaf.value).lower() if isinstance(leaf.value, bool) else leaf.value
         return f"{leaf.field} {_SYMBOLS[leaf.op]} {value}"
@@ -68,65 +82,49 @@ def leaf_text(leaf: Leaf) -> str:
     return f"{leaf.field} contains {leaf.item}"
 
 
-def leaf_key(leaf: Leaf) -> str:
-    return leaf_text(leaf)
+def _step_atom(leaf: Leaf, outcomes: tuple[Outcome, ...]) -> Atom:
+    """The durable_rules test that holds exactly when ``leaf`` has one of ``outcomes``."""
+    if len(outcomes) == 1:
+        return _atom(leaf, outcomes[0])
+    return {"$or": [_atom(leaf, outcome) for outcome in outcomes]}
 
 
-def scoped_leaf_key(scope: Scope, key: str) -> str:
-    """The same test can stand in both scopes; its recorded outcomes must not mix."""
-    return f"leaf:{scope}:{key}"
-
-
-def _leaf_dnf(leaf: Leaf) -> tuple[DNF, DNF, DNF]:
-    """Alternatives proving the leaf true, false, and unknown."""
+def _atom(leaf: Leaf, outcome: Outcome) -> Atom:
+    """The durable_rules test that holds exactly when ``leaf`` has ``outcome``."""
     if isinstance(leaf, Compare):
         yes, no = COMPARISONS[leaf.op]
-        absent: DNF = [({"$nex": {leaf.field: 1}},)]
-        return [({yes: {leaf.field: leaf.value}},)], [({no: {leaf.field: leaf.value}},)], absent
+        if outcome == "U":
+            return {"$nex": {leaf.field: 1}}
+        return {yes if outcome == "T" else no: {leaf.field: leaf.value}}
     if isinstance(leaf, Is):
-        definite = [s for s in STATUSES if s != "indeterminate"]
-        others = [s for s in definite if s != leaf.status]
-        unknown: DNF = [({"$nex": {leaf.field: 1}},)]
-        if leaf.status != "indeterminate":
-            unknown.append(({leaf.field: "indeterminate"},))
-        return [({leaf.field: leaf.status},)], [({leaf.field: s},) for s in others], unknown
+        if outcome == "T":
+            return {leaf.field: leaf.status}
+        if outcome == "U":
+            unknown: list[Atom] = [{"$nex": {leaf.field: 1}}]
+            if leaf.status != "indeterminate":
+                unknown.append({leaf.field: "indeterminate"})
+            return unknown[0] if len(unknown) == 1 else {"$or": unknown}
+        others = [s for s in STATUSES if s not in ("indeterminate", leaf.status)]
+        return {"$or": [{leaf.field: s} for s in others]}
     key = list_key(leaf.field, leaf.item)
-    # Lists are closed: an antibody or adverse event not listed is absent, never unknown.
-    return [({key: True},)], [({"$nex": {key: 1}},)], []
+    return {key: True} if outcome == "T" else {"$nex": {key: 1}}
 
 
-def _and(parts: Iterable[DNF]) -> DNF:
-    terms: DNF = [()]
-    for part in parts:
-        terms = [left + right for left in terms for right in part]
-        if len(terms) > MAX_ALTERNATIVES:
-            raise ConditionTooLarge
-    return terms
+# --- three-valued evaluation with some outcomes still open ---------------------------
+
+_NOT: dict[Outcome, Outcome] = {"T": "F", "F": "T", "U": "U"}
 
 
-def _or(parts: Iterable[DNF]) -> DNF:
-    terms = [term for part in parts for term in part]
-    if len(terms) > MAX_ALTERNATIVES:
-        raise ConditionTooLarge
-    return terms
+def _and(a: Outcome, b: Outcome) -> Outcome:
+    return "F" if "F" in (a, b) else "T" if a == b == "T" else "U"
 
 
-@dataclass(frozen=True)
-class CompiledRule:
-    """A rule with its pack, its leaf tests (for explanations) and its fields."""
-
-    rule: Rule
-    pack: RulePack
-    leaves: tuple[Leaf, ...]
-    leaf_criteria: dict[str, str]  # leaf key -> name of the criterion it came from
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(leaf.field for leaf in self.leaves))
+def _or(a: Outcome, b: Outcome) -> Outcome:
+    return "T" if "T" in (a, b) else "F" if a == b == "F" else "U"
 
 
-class Expander:
-    """Resolves criterion and rule references of one rule base into plain conditions."""
+class Resolver:
+    """Resolves criterion and rule references, and evaluates conditions on partial outcomes."""
 
     def __init__(self, packs: Iterable[RulePack]) -> None:
         self.criteria: dict[tuple[str, str], Criterion] = {}
@@ -137,47 +135,159 @@ class Expander:
             for rule in pack.rules:
                 self.rules[rule.id] = (rule, pack)
 
-    def dnf(self, cond: Condition, pack: RulePack) -> tuple[DNF, DNF]:
-        """(alternatives proving ``cond`` true, alternatives proving it false)."""
-        if isinstance(cond, Compare | Is | Contains):
-            true, false, _ = _leaf_dnf(cond)
-            return true, false
+    def inline(self, cond: Condition, pack: RulePack) -> tuple[Condition, RulePack]:
         if isinstance(cond, CriterionRef):
-            return self.dnf(self.criteria[(pack.id, cond.name)].when, pack)
+            return self.criteria[(pack.id, cond.name)].when, pack
         if isinstance(cond, RuleRef):
             rule, owner = self.rules[cond.rule]
-            return self.dnf(rule.when, owner)
-        if isinstance(cond, Not):
-            true, false = self.dnf(cond.child, pack)
-            return false, true
-        children = [self.dnf(child, pack) for child in cond.children]
-        if isinstance(cond, All):
-            return _and(c[0] for c in children), _or(c[1] for c in children)
-        if isinstance(cond, Any_):
-            return _or(c[0] for c in children), _and(c[1] for c in children)
-        assert isinstance(cond, AtLeast)
-        k, n = len(children), cond.n
-        true = _or(_and(children[i][0] for i in subset)
-                   for subset in itertools.combinations(range(k), n))
-        false = _or(_and(children[i][1] for i in subset)
-                    for subset in itertools.combinations(range(k), k - n + 1))
-        return true, false
+            return rule.when, owner
+        return cond, pack
 
-    def leaves(self, cond: Condition, pack: RulePack, criterion: str | None,
-               out: dict[str, tuple[Leaf, str | None]]) -> None:
-        """Collect the leaf tests of ``cond`` in reading order, with their criterion name."""
+    def leaves(self, cond: Condition, pack: RulePack, criterion: str | None = None
+               ) -> Iterator[tuple[Leaf, str | None]]:
+        """The tests of ``cond`` in reading order, each with the criterion it belongs to."""
         if isinstance(cond, Compare | Is | Contains):
-            out.setdefault(leaf_key(cond), (cond, criterion))
-        elif isinstance(cond, CriterionRef):
-            self.leaves(self.criteria[(pack.id, cond.name)].when, pack, cond.name, out)
-        elif isinstance(cond, RuleRef):
-            rule, owner = self.rules[cond.rule]
-            self.leaves(rule.when, owner, criterion, out)
+            yield cond, criterion
+        elif isinstance(cond, CriterionRef | RuleRef):
+            name = cond.name if isinstance(cond, CriterionRef) else criterion
+            yield from self.leaves(*self.inline(cond, pack), name)
         elif isinstance(cond, Not):
-            self.leaves(cond.child, pack, criterion, out)
+            yield from self.leaves(cond.child, pack, criterion)
         else:
             for child in cond.children:
-                self.leaves(child, pack, criterion, out)
+                yield from self.leaves(child, pack, criterion)
+
+    def possible(self, cond: Condition, pack: RulePack, fixed: dict[str, Outcome]
+                 ) -> set[Outcome]:
+        """Outcomes ``cond`` can still take, given the tests already fixed."""
+        if isinstance(cond, Compare | Is | Contains):
+            key = leaf_key(cond)
+            if key in fixed:
+                return {fixed[key]}
+            return {"T", "F"} if isinstance(cond, Contains) else set(OUTCOMES)
+        if isinstance(cond, CriterionRef | RuleRef):
+            return self.possible(*self.inline(cond, pack), fixed)
+        if isinstance(cond, Not):
+            return {_NOT[o] for o in self.possible(cond.child, pack, fixed)}
+        children = [self.possible(child, pack, fixed) for child in cond.children]
+        if isinstance(cond, All | Any_):
+            combine = _and if isinstance(cond, All) else _or
+            result = children[0]
+            for child in children[1:]:
+                result = {combine(a, b) for a in result for b in child}
+            return result
+        assert isinstance(cond, AtLeast)
+        return _at_least(cond.n, children)
+
+
+def _at_least(n: int, children: list[set[Outcome]]) -> set[Outcome]:
+    counts = {(0, 0)}  # reachable (number true, number false)
+    for child in children:
+        counts = {(t + (o == "T"), f + (o == "F")) for t, f in counts for o in child}
+    needed_false = len(children) - n + 1
+    return {"T" if t >= n else "F" if f >= needed_false else "U" for t, f in counts}
+
+
+def _status(applies: set[Outcome] | None, when: set[Outcome]) -> set[Status]:
+    if applies is None:
+        applies = {"T"}
+    statuses: set[Status] = set()
+    for a in applies:
+        if a == "F":
+            statuses.add("not_applicable")
+        elif a == "U":
+            statuses.add("indeterminate")
+        else:
+            statuses |= {LEAF_STATUS[w] for w in when}
+    return statuses
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule, its pack, its tests, and the paths that decide its status."""
+
+    rule: Rule
+    pack: RulePack
+    leaves: tuple[Leaf, ...]
+    leaf_criteria: dict[str, str]  # leaf key -> name of the criterion it came from
+    paths: tuple[tuple[str, Path], ...]  # (status or reason:N, path), by index
+    fields: tuple[str, ...]
+    tests: dict[str, Leaf]  # every test the paths use, by leaf key
+
+
+def _expand(leaves: list[Leaf], decide: Callable[[dict[str, Outcome]], set[str]]
+            ) -> list[tuple[str, Path]]:
+    """Shannon expansion: the paths, each with the one result it proves."""
+    def walk(index: int, fixed: dict[str, Outcome], presence: dict[str, bool]
+             ) -> list[tuple[str, Path]]:
+        results = decide(fixed)
+        if len(results) == 1:
+            return [(next(iter(results)), ())]
+        leaf = leaves[index]
+        key = leaf_key(leaf)
+        if key in fixed:
+            return walk(index + 1, fixed, presence)
+        branches: dict[tuple[tuple[str, Path], ...], list[Outcome]] = {}
+        for outcome in OUTCOMES:
+            if isinstance(leaf, Contains) and outcome == "U":
+                continue  # lists are closed: an item not listed is absent
+            known = presence
+            if isinstance(leaf, Compare):
+                # Tests of one field share its presence: the other paths are impossible.
+                present = outcome != "U"
+                if presence.get(leaf.field, present) != present:
+                    continue
+                known = {**presence, leaf.field: present}
+            below = tuple(walk(index + 1, {**fixed, key: outcome}, known))
+            branches.setdefault(below, []).append(outcome)
+        if len(branches) == 1:
+            return list(next(iter(branches)))  # this test does not matter here
+        paths = [(result, ((key, tuple(outcomes)), *path))
+                 for below, outcomes in branches.items() for result, path in below]
+        if len(paths) > MAX_PATHS:
+            raise ConditionTooLarge
+        return paths
+
+    return walk(0, {}, {})
+
+
+def compile_rule(resolver: Resolver, rule: Rule, pack: RulePack) -> CompiledRule:
+    found: dict[str, tuple[Leaf, str | None]] = {}
+    for cond in (rule.applies_if, rule.when):
+        if cond is not None:
+            for leaf, criterion in resolver.leaves(cond, pack):
+                found.setdefault(leaf_key(leaf), (leaf, criterion))
+    leaves = [leaf for leaf, _ in found.values()]
+
+    def decide(fixed: dict[str, Outcome]) -> set[str]:
+        applies = None if rule.applies_if is None else resolver.possible(
+            rule.applies_if, pack, fixed)
+        statuses: set[str] = set(_status(applies, resolver.possible(rule.when, pack, fixed)))
+        if rule.kind != "judgement":
+            # Alerts and recommendations only need the paths that prove them.
+            return statuses if "met" in statuses else {"silent"}
+        return statuses
+
+    # The order of the tests changes how many paths the expansion needs (a test that
+    # decides alone is best first); of two cheap orders, keep the smaller network.
+    paths = min((_expand(order, decide) for order in (leaves, leaves[::-1])), key=len)
+    paths = [p for p in paths if p[0] != "silent"]
+    tests = {leaf_key(leaf): leaf for leaf in leaves}
+    for index, (condition, _) in enumerate(rule.reasons):
+        reason_leaves = [leaf for leaf, _ in resolver.leaves(condition, pack)]
+        tests.update((leaf_key(leaf), leaf) for leaf in reason_leaves)
+
+        def proves(fixed: dict[str, Outcome], condition: Condition = condition) -> set[str]:
+            return set(resolver.possible(condition, pack, fixed))
+
+        paths += [(f"reason:{index}", path)
+                  for outcome, path in _expand(reason_leaves, proves) if outcome == "T"]
+    return CompiledRule(
+        rule=rule, pack=pack, leaves=tuple(leaves),
+        leaf_criteria={key: name for key, (_, name) in found.items() if name},
+        paths=tuple(paths), fields=tuple(dict.fromkeys(leaf.field for leaf in leaves)),
+        tests=tests,
+    )
 
 
 @dataclass
@@ -186,83 +296,53 @@ class RuleBase:
 
     packs: tuple[RulePack, ...]
     rules: dict[str, CompiledRule]
-    _definitions: list[tuple[str, Scope, DNF, tuple[str, str]]]
-    _leaves: dict[str, tuple[Leaf, Scope]]
+
+    def judgements(self, scope: Scope) -> list[str]:
+        return [rule_id for rule_id, c in self.rules.items()
+                if c.rule.scope == scope and c.rule.kind == "judgement"]
 
     def durable_rulesets(self, record: Recorder) -> dict[str, dict[str, Any]]:
         """A fresh ruleset dict for ``Host.set_rulesets`` (which consumes the dict it gets)."""
-        rules: dict[str, Any] = {}
-        for name, scope, terms, (key, outcome) in self._definitions:
-            for index, term in enumerate(terms):
-                rules[f"{name}#{index}"] = {
-                    "all": [{"m": _match(scope, term)}],
-                    "run": _action(record, key, outcome),
+        definitions: dict[str, Any] = {}
+        for rule_id, compiled in self.rules.items():
+            scope = compiled.rule.scope
+            for index, (result, path) in enumerate(compiled.paths):
+                test: list[Atom] = [{"kind": scope}]
+                if scope == "visit" and compiled.rule.kind == "judgement":
+                    test.append({judge_key(rule_id): True})
+                test += [_step_atom(compiled.tests[key], outcomes) for key, outcomes in path]
+                definitions[f"{rule_id}#{index}"] = {
+                    "all": [{"m": {"$and": test}}],
+                    "run": _action(record, rule_id, result, index),
                 }
-        for key, (leaf, scope) in self._leaves.items():
-            for outcome, terms in zip(("met", "not_met", "unknown"), _leaf_dnf(leaf), strict=True):
-                for index, term in enumerate(terms):
-                    rules[f"{key}#{outcome}#{index}"] = {
-                        "all": [{"m": _match(scope, ({"explain": True}, *term))}],
-                        "run": _action(record, key, outcome),
-                    }
         # durable_rules raises on a fact no rule matches, and crashes the process when such
-        # a session is deleted; this rule matches every fact.
-        rules["catch_all"] = {"all": [{"m": {"$ex": {"kind": 1}}}], "run": _ignore}
-        return {RULESET: rules}
+        # a session is deleted. Judged facts always match their judgements' paths; every
+        # other fact (a visit only alerts look at) is taken by this rule.
+        # (A condition made of ``$nex`` alone hangs durable_rules 2.0.28: ``$ex`` goes first.)
+        definitions["unjudged"] = {
+            "all": [{"m": {"$and": [{"$ex": {"kind": 1}}, {"$nex": {"judged": 1}}]}}],
+            "run": _ignore,
+        }
+        return {RULESET: definitions}
 
 
-def _match(scope: Scope, term: Term) -> Atom:
-    return {"$and": [{"kind": scope}, *term]}
-
-
-def _action(record: Recorder, key: str, outcome: str) -> Callable[[Any], None]:
+def _action(record: Recorder, rule_id: str, result: str, index: int) -> Callable[[Any], None]:
     def run(c: Any) -> None:
         fact = c.m
-        record(fact["sid"], key, outcome, fact["visit"] if fact["kind"] == "visit" else None)
+        record(fact["sid"], rule_id, result, index,
+               fact["visit"] if fact["kind"] == "visit" else None)
 
     return run
 
 
 def _ignore(c: Any) -> None:
-    """Matches every fact so that none is left unhandled."""
+    """Takes a fact that no judgement looks at."""
 
 
 def compile_packs(packs: Iterable[RulePack]) -> RuleBase:
     """Compile packs that the validators have passed (references resolved, no cycles)."""
     packs = tuple(packs)
-    expander = Expander(packs)
-    compiled: dict[str, CompiledRule] = {}
-    definitions: list[tuple[str, Scope, DNF, tuple[str, str]]] = []
-    leaves: dict[str, tuple[Leaf, Scope]] = {}
-    for pack in packs:
-        for rule in pack.rules:
-            found: dict[str, tuple[Leaf, str | None]] = {}
-            expander.leaves(rule.when, pack, None, found)
-            if rule.applies_if is not None:
-                expander.leaves(rule.applies_if, pack, None, found)
-            for key, (leaf, _) in found.items():
-                leaves.setdefault(scoped_leaf_key(rule.scope, key), (leaf, rule.scope))
-            compiled[rule.id] = CompiledRule(
-                rule, pack, tuple(leaf for leaf, _ in found.values()),
-                {key: name for key, (_, name) in found.items() if name},
-            )
-            definitions.extend(_rule_definitions(expander, rule, pack))
-    return RuleBase(packs, compiled, definitions, leaves)
-
-
-def _rule_definitions(expander: Expander, rule: Rule, pack: RulePack
-                      ) -> list[tuple[str, Scope, DNF, tuple[str, str]]]:
-    when_true, when_false = expander.dnf(rule.when, pack)
-    applies_true: DNF = [()]
-    out: list[tuple[str, Scope, DNF, tuple[str, str]]] = []
-    if rule.applies_if is not None:
-        applies_true, applies_false = expander.dnf(rule.applies_if, pack)
-        out.append((f"{rule.id}:na", rule.scope, applies_false, (rule.id, "not_applicable")))
-    out.append((f"{rule.id}:met", rule.scope, _and([applies_true, when_true]), (rule.id, "met")))
-    if rule.kind == "judgement":
-        out.append((f"{rule.id}:not_met", rule.scope, _and([applies_true, when_false]),
-                    (rule.id, "not_met")))
-    for index, (condition, _) in enumerate(rule.reasons):
-        true, _ = expander.dnf(condition, pack)
-        out.append((f"{rule.id}:reason{index}", rule.scope, true, (rule.id, f"reason:{index}")))
-    return out
+    resolver = Resolver(packs)
+    compiled = {rule.id: compile_rule(resolver, rule, pack)
+                for pack in packs for rule in pack.rules}
+    return RuleBase(packs, compiled)

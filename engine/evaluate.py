@@ -16,38 +16,39 @@ from engine.assessment import (
     Alert,
     Assessment,
     Assumption,
-    CriterionResult,
     GuidanceCard,
     Judgement,
     PluginError,
     Recommendation,
     Source,
 )
-from engine.compiler import CompiledRule, RuleBase, leaf_key, list_key, scoped_leaf_key
+from engine.compiler import LEAF_STATUS, CompiledRule, Outcome, RuleBase, leaf_key, list_key
 from engine.facts import Fact, Timeline, patient_fact, timeline, visit_facts
 from engine.patient import Patient
-from engine.rule_types import Contains, Is, RuleRef, Status
+from engine.rule_types import Compare, Contains, Is, Leaf, RuleRef, Status
 from engine.runtime import Outcomes, RuleExecutionError, Runtime
 
 # Guidance providers get the patient and the assessment so far, and return cards and
 # errors (plugins are isolated: one failing plugin does not stop the evaluation).
 Guidance = Callable[[Patient, Assessment], tuple[list[GuidanceCard], list[PluginError]]]
 
-_LEAF_STATUS: dict[str, Status] = {"met": "met", "not_met": "not_met", "unknown": "indeterminate"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def status_of(outcomes: Outcomes, rule_id: str, visit: int | None) -> Status:
-    fired = outcomes.of(rule_id, visit)
-    if "not_applicable" in fired:
-        return "not_applicable"
-    if "met" in fired and "not_met" in fired:
-        raise RuleExecutionError(f"rule '{rule_id}' was proved both met and not met")
-    if "met" in fired:
-        return "met"
-    if "not_met" in fired:
-        return "not_met"
-    return "indeterminate"
+def decision(outcomes: Outcomes, rule_id: str, visit: int | None) -> tuple[Status, int | None]:
+    """The status a rule's paths proved on one fact, and the path that proved it.
+
+    A judged fact fires exactly one path of each judgement; an alert or recommendation
+    fires one path when it holds and none otherwise. No path: not judged here.
+    """
+    proved = [(result, path) for result, path in outcomes.of(rule_id, visit)
+              if not result.startswith("reason:")]
+    if len(proved) > 1:
+        raise RuleExecutionError(f"rule '{rule_id}' was proved {len(proved)} times on one fact")
+    if not proved:
+        return "indeterminate", None
+    result, path = proved[0]
+    return result, path  # type: ignore[return-value]
 
 
 class Evaluator:
@@ -60,18 +61,26 @@ class Evaluator:
         derived = [d for pack in rulebase.packs for d in pack.derived]
         self._visit_derived = [d for d in derived if d.scope == "visit"]
         self._patient_derived = [d for d in derived if d.scope == "patient"]
-        self._visit_judgements = [r.rule.id for r in rulebase.rules.values()
-                                  if r.rule.scope == "visit" and r.rule.kind == "judgement"]
+        self._visit_judgements = rulebase.judgements("visit")
+        self._patient_judged = bool(rulebase.judgements("patient"))
+        # Visits that no judgement needs are asserted only for rules that look at every
+        # visit (per-visit alerts); each asserted fact costs a callback from the engine.
+        self._every_visit = any(c.rule.scope == "visit" and c.rule.kind != "judgement"
+                                for c in rulebase.rules.values())
 
     def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
         tl = timeline(patient, at)
         details: dict[str, Any] = {}
-        visits = visit_facts(tl, self._visit_derived, details)
+        visits = visit_facts(tl, self._visit_derived, self._patient_derived,
+                             self._visit_judgements, details)
         with self.runtime.session() as session:
-            session.assert_facts(visits)
-            statuses = {(rule, i): status_of(session.outcomes, rule, i)
-                        for rule in self._visit_judgements for i in range(len(visits))}
-            patient_facts = patient_fact(tl, visits, statuses, self._patient_derived, details)
+            session.assert_facts([fact for fact in visits
+                                  if self._every_visit or fact.get("judged")])
+            statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
+                        for fact in visits if fact.get("judged")
+                        for rule in self._visit_judgements}
+            patient_facts = patient_fact(tl, visits, statuses, self._patient_derived,
+                                         self._patient_judged, details)
             session.assert_facts([patient_facts])
             outcomes = session.outcomes
         assessment = _Builder(tl, visits, patient_facts, outcomes, details).build(
@@ -126,20 +135,19 @@ class _Builder:
         else:
             candidates = list(enumerate(self.visits))
         return [(visit, fact) for visit, fact in candidates
-                if status_of(self.outcomes, compiled.rule.id, visit) == "met"]
+                if decision(self.outcomes, compiled.rule.id, visit)[0] == "met"]
 
     def judgement(self, compiled: CompiledRule) -> Judgement:
         rule, pack = compiled.rule, compiled.pack
         visit, fact = self.fact_of(compiled)
-        if fact is None:
-            status: Status = "indeterminate"
-            fact = {}
-        else:
-            status = status_of(self.outcomes, rule.id, visit)
+        status, path = decision(self.outcomes, rule.id, visit)
+        fact = fact or {}
+        # The path that fired fixed the outcome of each test it needed; the others did not
+        # matter to this decision.
+        decided = dict(compiled.paths[path][1]) if path is not None else {}
         criteria, missing, open_statuses = [], [], []
         for leaf in compiled.leaves:
-            fired = self.outcomes.of(scoped_leaf_key(rule.scope, leaf_key(leaf)), visit)
-            outcome = _LEAF_STATUS[next(iter(fired))] if fired else "indeterminate"
+            key = leaf_key(leaf)
             value = fact.get(leaf.field)
             if isinstance(leaf, Contains):
                 value = bool(fact.get(list_key(leaf.field, leaf.item)))
@@ -147,11 +155,12 @@ class _Builder:
                 missing.append(leaf.field)
             elif isinstance(leaf, Is) and value == "indeterminate":
                 open_statuses.append(f"{leaf.field} is indeterminate")
-            criteria.append(CriterionResult(
-                test=leaf_key(leaf), criterion=compiled.leaf_criteria.get(leaf_key(leaf)),
-                value=value, status=outcome))
+            criteria.append({
+                "test": key, "criterion": compiled.leaf_criteria.get(key), "value": value,
+                "status": _test_status(leaf, decided.get(key, ()), value is not None),
+            })
         used = {name: fact[name] for name in compiled.fields if name in fact}
-        because: dict[str, Any] = {"facts": used, "criteria": [c.model_dump() for c in criteria]}
+        because: dict[str, Any] = {"facts": used, "criteria": criteria}
         for name in (*compiled.fields, *rule.report):
             if name in self.details:
                 because[name] = self.details[name]
@@ -160,11 +169,14 @@ class _Builder:
             if not self.visits:
                 reasons.append(f"no visit on or before {self.tl.at.isoformat()}")
             reasons += open_statuses
+            fired = {result for result, _ in self.outcomes.of(rule.id, visit)}
             reasons += [text for index, (_, text) in enumerate(rule.reasons)
-                        if f"reason:{index}" in self.outcomes.of(rule.id, visit)]
+                        if f"reason:{index}" in fired]
         return Judgement(
             status=status, rule=rule.id, version=pack.version, pack=pack.id, title=rule.title,
-            because=because, missing=list(dict.fromkeys(missing)), reasons=reasons,
+            because=because, reasons=reasons,
+            # A decided judgement was not left open by what it did not need.
+            missing=list(dict.fromkeys(missing)) if status == "indeterminate" else [],
             assumptions=self.assumptions(compiled), citations=self.citations(compiled),
             visit_date=None if visit is None else self.tl.visits[visit].date,
             values={name: fact.get(name) for name in rule.report}, plugin=pack.plugin,
@@ -201,6 +213,17 @@ class _Builder:
             source=self.citations(compiled)[0], rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )
+
+
+def _test_status(leaf: Leaf, outcomes: tuple[Outcome, ...], present: bool) -> str:
+    """What the fired path says of one test.
+
+    A path step may admit several outcomes when the decision did not depend on which;
+    for a comparison, presence alone tells "unknown" from the others.
+    """
+    if isinstance(leaf, Compare) and len(outcomes) > 1:
+        outcomes = tuple(o for o in outcomes if (o == "U") != present)
+    return LEAF_STATUS[outcomes[0]] if len(outcomes) == 1 else "not_needed"
 
 
 def _fill(text: str, fact: Fact) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from engine.compiler import list_key
+from engine.compiler import judge_key, list_key
 from engine.improvement import improvement_score
 from engine.patient import DRUGS, JAK_INHIBITORS, Patient, Treatment, Visit
 from engine.rule_types import Derived, Scope
@@ -105,6 +105,8 @@ class DerivedKind:
     optional: tuple[str, ...]
     compute: VisitCompute | PatientCompute
     summary: str
+    # For kinds that read visit judgements: the visits whose ``rule`` must be judged.
+    reads: Callable[[Timeline, Mapping[str, Any]], list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,12 @@ def _visit_exists(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fac
     return tl.role(p["visit"]) is not None
 
 
+def _visit_event(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                 p: Mapping[str, Any]) -> Any:
+    index = tl.role(p["visit"])
+    return None if index is None else p["event"] in tl.visits[index].adverse_events
+
+
 def _window(tl: Timeline, p: Mapping[str, Any]) -> list[tuple[int, int]]:
     """(visit index, day) of the visits inside the window, both ends inclusive."""
     start = tl.start_of(p["treatment"])
@@ -168,6 +176,15 @@ def _window(tl: Timeline, p: Mapping[str, Any]) -> list[tuple[int, int]]:
         return []
     days = [(i, (v.date - start).days) for i, v in enumerate(tl.visits)]
     return [(i, day) for i, day in days if 0 <= day <= int(p["days"])]
+
+
+def _window_visits(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
+    return [i for i, _ in _window(tl, p)] if "rule" in p else []
+
+
+def _role_visit(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
+    index = tl.role(p["visit"])
+    return [] if index is None else [index]
 
 
 def _window_count(tl: Timeline, facts: list[Fact], statuses: Statuses,
@@ -228,19 +245,24 @@ KINDS: dict[str, DerivedKind] = {
                     (), _visit_value, "a visit field at the evaluation, previous or baseline "
                     "visit"),
         DerivedKind("visit_status", "patient", "status", {"visit": "role", "rule": "visit_rule"},
-                    (), _visit_status, "a visit judgement's status at a visit of that role"),
+                    (), _visit_status, "a visit judgement's status at a visit of that role",
+                    reads=_role_visit),
         DerivedKind("visit_exists", "patient", "bool", {"visit": "role"}, (), _visit_exists,
                     "there is a visit of that role"),
+        DerivedKind("visit_event", "patient", "bool", {"visit": "role", "event": "event"}, (),
+                    _visit_event, "an adverse event is listed at the visit of that role"),
         DerivedKind("window_count", "patient", "number",
                     {"treatment": "treatment", "days": "days", "rule": "visit_rule",
                      "status": "status"}, ("rule", "status"), _window_count,
-                    "visits in [start, start + days] (with that judgement status, if given)"),
+                    "visits in [start, start + days] (with that judgement status, if given)",
+                    reads=_window_visits),
         DerivedKind("window_open", "patient", "bool", {"treatment": "treatment", "days": "days"},
                     (), _window_open, "the evaluation date is before start + days"),
         DerivedKind("window_first_day", "patient", "number",
                     {"treatment": "treatment", "days": "days", "rule": "visit_rule",
                      "status": "status"}, (), _window_first_day,
-                    "day (from start) of the first window visit with that judgement status"),
+                    "day (from start) of the first window visit with that judgement status",
+                    reads=_window_visits),
         DerivedKind("improvement_score", "patient", "number", {"domains": "domains"}, (),
                     _improvement, "the ACR/EULAR total improvement score, baseline to evaluation"),
         DerivedKind("band", "patient", "text", {"of": "field", "bands": "bands"}, (), _band,
@@ -268,31 +290,48 @@ def _present(values: Mapping[str, Any]) -> Fact:
     return fact
 
 
-def visit_facts(tl: Timeline, derived: list[Derived],
-                details: dict[str, Any]) -> list[Fact]:
-    """One fact per visit on or before the evaluation date; the evaluation visit explains."""
+def visit_facts(tl: Timeline, visit_derived: list[Derived], patient_derived: list[Derived],
+                visit_judgements: list[str], details: dict[str, Any]) -> list[Fact]:
+    """One fact per visit on or before the evaluation date.
+
+    A visit fact asks for a judgement (``judge:<rule id>``) when the report or a
+    patient-scope derived value needs it: every visit judgement at the evaluation visit,
+    and the judgements that ``visit_status`` and ``window_*`` values read, at the visits
+    they read. ``judged`` marks a fact that asks for any.
+    """
     facts = []
     for index, visit in enumerate(tl.visits):
         fact = _present(visit.model_dump())
-        for item in derived:
+        for item in visit_derived:
             compute: VisitCompute = KINDS[item.kind].compute  # type: ignore[assignment]
             _store(fact, item.name, compute(tl, index, fact, item.params),
                    details if index == tl.evaluation else None)
         fact.update(kind="visit", visit=index)
-        if index == tl.evaluation:
-            fact["explain"] = True
         facts.append(fact)
+    needs: list[tuple[int, str]] = []
+    if tl.evaluation is not None:
+        needs += [(tl.evaluation, rule) for rule in visit_judgements]
+    for item in patient_derived:
+        reads = KINDS[item.kind].reads
+        if reads is not None:
+            needs += [(index, item.params["rule"]) for index in reads(tl, item.params)]
+    for index, rule in needs:
+        facts[index][judge_key(rule)] = True
+        facts[index]["judged"] = True
     return facts
 
 
 def patient_fact(tl: Timeline, facts: list[Fact], statuses: Statuses,
-                 derived: list[Derived], details: dict[str, Any]) -> Fact:
+                 derived: list[Derived], judged: bool, details: dict[str, Any]) -> Fact:
+    """The patient fact; ``judged`` when some patient-scope judgement will take it."""
     fact = _present({"antibodies": tl.patient.antibodies, "sex": tl.patient.sex,
                      "evaluation_date": tl.at})
     for item in derived:
         compute: PatientCompute = KINDS[item.kind].compute  # type: ignore[assignment]
         _store(fact, item.name, compute(tl, facts, statuses, fact, item.params), details)
-    fact.update(kind="patient", explain=True)
+    fact.update(kind="patient")
+    if judged:
+        fact["judged"] = True
     return fact
 
 

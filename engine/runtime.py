@@ -32,21 +32,21 @@ class RuleExecutionError(Exception):
 
 @dataclass
 class Outcomes:
-    """What fired in one session: ``(key, visit) -> set of outcomes``.
+    """What fired in one session: ``(rule id, visit) -> [(result, path index)]``.
 
-    Keys are rule ids and leaf keys; ``visit`` is the visit index for visit facts and
-    ``None`` for the patient fact.
+    ``visit`` is the visit index for visit facts and ``None`` for the patient fact; a
+    result is a status, or ``reason:N`` for a rule's N-th reason.
     """
 
-    fired: dict[tuple[str, int | None], set[str]] = field(
-        default_factory=lambda: defaultdict(set)
+    fired: dict[tuple[str, int | None], list[tuple[str, int]]] = field(
+        default_factory=lambda: defaultdict(list)
     )
 
-    def record(self, key: str, outcome: str, visit: int | None) -> None:
-        self.fired[(key, visit)].add(outcome)
+    def record(self, rule_id: str, result: str, path: int, visit: int | None) -> None:
+        self.fired[(rule_id, visit)].append((result, path))
 
-    def of(self, key: str, visit: int | None) -> set[str]:
-        return self.fired.get((key, visit), set())
+    def of(self, rule_id: str, visit: int | None) -> list[tuple[str, int]]:
+        return self.fired.get((rule_id, visit), [])
 
 
 class Runtime:
@@ -60,8 +60,9 @@ class Runtime:
         self._owner = threading.get_ident()
         self._host.set_rulesets(rulebase.durable_rulesets(self._record))
 
-    def _record(self, sid: str, key: str, outcome: str, visit: int | None) -> None:
-        self._live[sid].record(key, outcome, visit)
+    def _record(self, sid: str, rule_id: str, result: str, path: int, visit: int | None
+                ) -> None:
+        self._live[sid].record(rule_id, result, path, visit)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from engine.compiler import ConditionTooLarge, Expander
+from engine.compiler import MAX_PATHS, ConditionTooLarge, Resolver, compile_rule
 from engine.diagnostics import Diagnostic, Severity
 from engine.facts import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, FieldType
+from engine.patient import ADVERSE_EVENTS
 from engine.rule_types import (
     STATUSES,
     All,
@@ -24,6 +25,7 @@ from engine.rule_types import (
     Condition,
     Contains,
     CriterionRef,
+    Derived,
     Is,
     Mark,
     Not,
@@ -298,6 +300,7 @@ def _param_problem(what: str, value: Any, schema: Schema) -> str | None:
         "treatment": (value in TREATMENT_NAMES,
                       f"must be one of {', '.join(sorted(TREATMENT_NAMES))}"),
         "role": (value in VISIT_ROLES, f"must be one of {', '.join(VISIT_ROLES)}"),
+        "event": (value in ADVERSE_EVENTS, f"must be one of {', '.join(sorted(ADVERSE_EVENTS))}"),
         "days": (isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                  "must be a whole number of days"),
         "status": (value in STATUSES, f"must be one of {', '.join(STATUSES)}"),
@@ -336,25 +339,61 @@ class Citations(Validator):
                 for pack in packs for rule in pack.rules if not rule.references]
 
 
+class DerivedNames(Validator):
+    code = "duplicate-derived"
+    description = ("A derived value does not take the name of a patient-file field, and packs "
+                   "that declare the same name declare the same computation: every pack's "
+                   "values share one fact, so one would silently overwrite the other.")
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        out = []
+        seen: dict[str, Derived] = {}
+        for pack in packs:
+            for item in pack.derived:
+                if item.name in BASE_FIELDS[item.scope]:
+                    out.append(self.found(item.mark, f"derived value '{item.name}' has the name "
+                                          f"of a {item.scope} field of the patient file"))
+                first = seen.setdefault(item.name, item)
+                if (first.kind, first.scope, first.params) != (item.kind, item.scope,
+                                                               item.params):
+                    out.append(self.found(item.mark, f"derived value '{item.name}' is declared "
+                                          f"differently at {first.mark}: choose another name"))
+        return out
+
+
+class PluginRuleIds(Validator):
+    code = "plugin-prefix"
+    severity = Severity.WARNING
+    description = ("A plugin's rule ids start with the plugin's name and a dot, so that the "
+                   "rules of different plugins cannot collide.")
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        return [self.found(rule.mark, f"rule '{rule.id}' should start with '{pack.plugin}.', "
+                           "the plugin's name")
+                for pack in packs if pack.plugin is not None for rule in pack.rules
+                if not rule.id.startswith(f"{pack.plugin}.")]
+
+
 class Size(Validator):
     code = "too-large"
     description = "A condition expands into a network small enough to evaluate quickly."
 
     def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
-        expander = Expander(packs)
+        resolver = Resolver(packs)
         out = []
         for pack in packs:
             for rule in pack.rules:
                 try:
-                    expander.dnf(rule.when, pack)
+                    compile_rule(resolver, rule, pack)
                 except ConditionTooLarge:
-                    out.append(self.found(rule.mark, f"rule '{rule.id}' expands into too many "
-                                          "alternatives: split it into named criteria or rules"))
+                    out.append(self.found(rule.mark, f"rule '{rule.id}' needs more than "
+                                          f"{MAX_PATHS} paths: split it into named rules"))
         return out
 
 
 VALIDATORS: tuple[Validator, ...] = (
     DuplicateIds(), References(), Cycles(), Fields(), DerivedValues(), Citations(),
+    DerivedNames(), PluginRuleIds(),
 )
 
 
