@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.assessment import Assessment, Judgement
+from engine.timeline import Row
 
 STATUS_STYLE = {"met": "bold green", "not_met": "bold red", "indeterminate": "bold yellow",
                 "not_applicable": "dim"}
@@ -64,15 +65,95 @@ def render_text(assessment: Assessment, console: Console) -> None:
     for rec in assessment.recommendations:
         console.print(Text.assemble(("RECOMMENDATION: ", "bold cyan"), rec.summary))
         console.print(f"  {rec.detail}  [because {rec.because}; {rec.rule} v{rec.version}]",
-                      style="dim")
+                      style="dim", markup=False)
         for assumption in rec.assumptions:
             console.print(f"  ASSUMPTION: {assumption.text}", style="dim")
     for card in assessment.guidance:
         console.print(Text.assemble((f"GUIDANCE {card.indicator} [{card.plugin}]: ",
                                      INDICATOR_STYLE[card.indicator]), card.summary))
-        console.print(f"  {card.detail} (source: {card.source.label})", style="dim")
+        console.print(f"  {card.detail} (source: {card.source.label})", style="dim",
+                      markup=False)
     for error in assessment.errors:
+        # Not markup: "[name]" would be read as a style tag and vanish.
         console.print(f"PLUGIN ERROR [{error.plugin}] in {error.hook}: {error.error}",
-                      style="bold red")
+                      style="bold red", markup=False)
     console.print("Decision support only: these judgements inform, and do not replace, the "
                   "clinician's judgement.", style="dim italic")
+
+
+# --- timeline: one row a visit ----------------------------------------------------------
+
+# Reported values with a column of their own rather than a place under their rule's status.
+DOSE_VALUE = "steroid_dose_now"
+# Short column titles; a rule without one is headed by its id. The legend maps them back.
+TIMELINE_TITLES = {
+    "cid.printo": "CID\nPRINTO",
+    "cid.p_cid": "CID\nP-CID",
+    "cid.printo_skin": "CID\nstudy",
+    "cid.within_6_months": "CID by\nday 183",
+    "response.acr_eular_2016": "response\n(TIS)",
+    "withdrawal.plasma_exchange": "withdraw\nPLEX",
+    "withdrawal.immunoadsorption": "withdraw\nIA",
+    "withdrawal.steroid_taper": "steroid\ntaper",
+    "withdrawal.steroid_stop": "steroid\nstop",
+}
+SHORT_STATUS = {"met": "met", "not_met": "not met", "indeterminate": "indet.",
+                "not_applicable": "n/a"}
+
+
+def timeline_json(rows: Sequence[Row]) -> str:
+    return json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False)
+
+
+def _show_value(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _timeline_cell(row: Row, rule: str) -> Text:
+    status = row.statuses.get(rule)
+    if status is None:
+        return Text("-", style="dim")
+    cell = Text(SHORT_STATUS[status], style=STATUS_STYLE[status])
+    shown = [_show_value(v) if k in ("score", "category") else f"day {v}"
+             if k == "days_to_cid" else f"{k} {_show_value(v)}"
+             for k, v in row.reported.get(rule, {}).items()
+             if v is not None and k != DOSE_VALUE]
+    if shown:
+        cell.append("\n" + " ".join(shown), style="")
+    return cell
+
+
+def render_timeline(rows: Sequence[Row], console: Console) -> None:
+    """A table a patient, a row a visit, each row as ``evaluate --at <visit date>``."""
+    for patient_id in dict.fromkeys(r.patient_id for r in rows):
+        mine = [r for r in rows if r.patient_id == patient_id]
+        rules = list(dict.fromkeys(rule for r in mine for rule in r.statuses))
+        # The dose stands just before the withdrawal judgements it informs.
+        split = next((i for i, rule in enumerate(rules) if rule.startswith("withdrawal.")),
+                     len(rules))
+        console.print(Text.assemble(("Patient ", "bold"), (patient_id, "bold"),
+                                    ": judged at each visit, as evaluate --at <visit date>"))
+        table = Table(show_lines=True, expand=False)
+        table.add_column("visit", no_wrap=True)
+        table.add_column("day on\nJAK", justify="right")
+        for rule in rules[:split]:
+            table.add_column(TIMELINE_TITLES.get(rule, rule), overflow="fold")
+        table.add_column("prednisone\nmg/kg/day", justify="right")
+        for rule in rules[split:]:
+            table.add_column(TIMELINE_TITLES.get(rule, rule), overflow="fold")
+        for r in mine:
+            dose = r.values.get(DOSE_VALUE)
+            table.add_row(
+                r.date.isoformat(), "-" if r.days_on_jak is None else str(r.days_on_jak),
+                *(_timeline_cell(r, rule) for rule in rules[:split]),
+                "unknown" if dose is None else _show_value(dose),
+                *(_timeline_cell(r, rule) for rule in rules[split:]),
+            )
+        console.print(table)
+        legend = [f"{TIMELINE_TITLES[rule].replace(chr(10), ' ')} = {rule}"
+                  for rule in rules if rule in TIMELINE_TITLES]
+        console.print("; ".join(legend), style="dim", markup=False)
+    console.print("indet. = indeterminate (data missing, or a window still open: see evaluate "
+                  "--at <date> for why); n/a = not applicable. Decision support only: these "
+                  "judgements inform, and do not replace, the clinician's judgement.",
+                  style="dim italic", markup=False)

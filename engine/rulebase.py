@@ -32,15 +32,20 @@ def read_packs(sources: Iterable[Source]) -> tuple[list[RulePack], list[Diagnost
     """
     parsed: list[tuple[RulePack, bool]] = []
     diagnostics: list[Diagnostic] = []
+    owners: dict[str, str] = {}
     for path, plugin in sources:
         pack, found = read_pack(path)
         if plugin is not None:
-            found = [replace(d, message=f"{d.message} (plugin '{plugin}')") for d in found]
+            owners[str(path)] = plugin
         diagnostics += found
         if pack is not None:
             clean = not any(d.severity is Severity.ERROR for d in found)
             parsed.append((replace(pack, plugin=plugin), clean))
     diagnostics += check_packs([pack for pack, _ in parsed])
+    # Name the plugin on every problem in its files, so that the user knows which to fix
+    # or disable.
+    diagnostics = [replace(d, message=f"{d.message} (plugin '{owners[d.mark.file]}')")
+                   if d.mark.file in owners else d for d in diagnostics]
     diagnostics.sort(key=lambda d: (d.mark.file, d.mark.line, d.code))
     return [pack for pack, clean in parsed if clean], diagnostics
 

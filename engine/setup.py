@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from engine.evaluate import Evaluator
-from engine.rulebase import core_pack_paths, load_rulebase
+from engine.plugins import Plugins
+from engine.rulebase import load_rulebase
+
+
+def default_evaluator(disabled: Iterable[str] = ()) -> Evaluator:
+    """The evaluator with the core packs and every installed plugin but ``disabled``.
+
+    Built once per process and set of disabled plugins. Raises ``PluginLoadError`` when a
+    plugin cannot be loaded and ``RuleLoadError`` when a pack, core or plugin, is invalid.
+    """
+    return _evaluator(frozenset(disabled))
 
 
 @functools.cache
-def default_evaluator() -> Evaluator:
-    """The evaluator with every installed pack, built once per process."""
-    return Evaluator(load_rulebase((path, None) for path in core_pack_paths()))
+def _evaluator(disabled: frozenset[str]) -> Evaluator:
+    return evaluator_for(Plugins.load(disabled))
+
+
+def evaluator_for(plugins: Plugins) -> Evaluator:
+    """An evaluator over the core packs and the packs and guidance of ``plugins``."""
+    return Evaluator(load_rulebase(plugins.sources()), plugins.guidance)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from engine.compiler import MAX_PATHS, ConditionTooLarge, Resolver, compile_rule
 from engine.diagnostics import Diagnostic, Severity
 from engine.facts import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, FieldType
-from engine.patient import ADVERSE_EVENTS
+from engine.patient import ADVERSE_EVENTS, ANTIBODIES
 from engine.rule_types import (
     STATUSES,
     All,
@@ -292,18 +292,21 @@ class DerivedValues(Validator):
 
 
 def _param_problem(what: str, value: Any, schema: Schema) -> str | None:
+    # Every check below is computed; a list or mapping (domains, bands) names nothing.
+    name = value if isinstance(value, str) else None
     checks: dict[str, tuple[bool, str]] = {
-        "field": (value in schema.fields["visit"] or value in schema.fields["patient"],
+        "field": (name in schema.fields["visit"] or name in schema.fields["patient"],
                   "is not a known field"),
-        "visit_field": (value in schema.fields["visit"], "is not a visit field"),
-        "visit_rule": (value in schema.visit_judgements, "is not a visit-scope judgement"),
-        "treatment": (value in TREATMENT_NAMES,
+        "visit_field": (name in schema.fields["visit"], "is not a visit field"),
+        "visit_rule": (name in schema.visit_judgements, "is not a visit-scope judgement"),
+        "treatment": (name in TREATMENT_NAMES,
                       f"must be one of {', '.join(sorted(TREATMENT_NAMES))}"),
-        "role": (value in VISIT_ROLES, f"must be one of {', '.join(VISIT_ROLES)}"),
-        "event": (value in ADVERSE_EVENTS, f"must be one of {', '.join(sorted(ADVERSE_EVENTS))}"),
+        "role": (name in VISIT_ROLES, f"must be one of {', '.join(VISIT_ROLES)}"),
+        "event": (name in ADVERSE_EVENTS, f"must be one of {', '.join(sorted(ADVERSE_EVENTS))}"),
         "days": (isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                  "must be a whole number of days"),
-        "status": (value in STATUSES, f"must be one of {', '.join(STATUSES)}"),
+        "flag": (isinstance(value, bool), "must be true or false"),
+        "status": (name in STATUSES, f"must be one of {', '.join(STATUSES)}"),
         "domains": (_domains_ok(value, schema), "must be a list of {name, measures, edges, "
                     "points} with one more point value than edges and known visit fields"),
         "bands": (isinstance(value, list) and all(isinstance(b, dict) and set(b) == {"from",
@@ -321,7 +324,7 @@ def _domains_ok(value: Any, schema: Schema) -> bool:
                 domain) or len(domain["points"]) != len(domain["edges"]) + 1:
             return False
         for measure in domain["measures"]:
-            if measure.get("field") not in schema.fields["visit"]:
+            if not isinstance(measure, dict) or measure.get("field") not in schema.fields["visit"]:
                 return False
             if not measure.get("relative") and "range" not in measure:
                 return False
@@ -337,6 +340,24 @@ class Citations(Validator):
     def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
         return [self.found(rule.mark, f"rule '{rule.id}' cites no reference")
                 for pack in packs for rule in pack.rules if not rule.references]
+
+
+class ListItems(Validator):
+    code = "unknown-item"
+    description = ("An item a 'contains' condition looks for is one the patient file can hold "
+                   "(a misspelt antibody or adverse event could never be found).")
+
+    VOCABULARY: ClassVar[dict[str, frozenset[str]]] = {
+        "antibodies": ANTIBODIES, "adverse_events": ADVERSE_EVENTS}
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        conditions = [c for pack in packs for crit in pack.criteria.values()
+                      for c in walk(crit.when)]
+        conditions += [c for pack in packs for rule in pack.rules for c in rule_conditions(rule)]
+        return [self.found(c.mark, f"'{c.field}' never holds '{c.item}', so this condition "
+                           f"could never hold (items: {', '.join(sorted(known))})")
+                for c in conditions if isinstance(c, Contains)
+                and (known := self.VOCABULARY.get(c.field)) is not None and c.item not in known]
 
 
 class DerivedNames(Validator):
@@ -393,7 +414,7 @@ class Size(Validator):
 
 VALIDATORS: tuple[Validator, ...] = (
     DuplicateIds(), References(), Cycles(), Fields(), DerivedValues(), Citations(),
-    DerivedNames(), PluginRuleIds(),
+    ListItems(), DerivedNames(), PluginRuleIds(),
 )
 
 

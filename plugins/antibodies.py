@@ -1,0 +1,77 @@
+"""One plugin per myositis-specific antibody, each a folder of YAML beside this module.
+
+``<plugin>/rules.yaml`` is a rule pack: what depends on the patient's data (adverse events
+at the evaluation visit, CK, time on a JAK inhibitor) is judged there, in the engine, with
+citations. ``<plugin>/guidance.yaml`` holds the antibody's standing guidance cards, given
+to every patient with one of the antibodies it names; each card cites a reference of the
+plugin's rule pack, so that one list of sources serves both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine import hookimpl
+from engine.assessment import GuidanceCard, Source
+from engine.patient import ANTIBODIES, Patient
+
+HERE = Path(__file__).resolve().parent
+
+
+class AntibodyPlugin:
+    """The rule pack and guidance cards in ``<name>/`` for patients with its antibodies.
+
+    The YAML is read and checked when the plugin is created (at start-up), so that a
+    mistake in it stops the engine with the plugin named rather than at a patient.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pack = HERE / name / "rules.yaml"
+        self.antibodies, self.cards = _read_guidance(name, HERE / name / "guidance.yaml",
+                                                     self.pack)
+
+    def __repr__(self) -> str:
+        return f"AntibodyPlugin({self.name!r})"
+
+    @hookimpl
+    def jdm_cds_rule_packs(self) -> list[Path]:
+        return [self.pack]
+
+    @hookimpl
+    def jdm_cds_guidance(self, patient: Patient) -> list[GuidanceCard]:
+        return list(self.cards) if self.antibodies.intersection(patient.antibodies) else []
+
+
+def _read_guidance(name: str, path: Path,
+                   pack: Path) -> tuple[frozenset[str], tuple[GuidanceCard, ...]]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    references: dict[str, dict[str, str]] = yaml.safe_load(
+        pack.read_text(encoding="utf-8"))["pack"]["references"]
+    antibodies = frozenset(data["antibodies"])
+    unknown = sorted(antibodies - (ANTIBODIES - {"negative"}))
+    if unknown:
+        raise ValueError(f"{path}: 'antibodies' names {', '.join(unknown)}, not an antibody "
+                         f"(antibodies: {', '.join(sorted(ANTIBODIES - {'negative'}))})")
+    cards = []
+    for card in data["cards"]:
+        key = card.pop("source")
+        if key not in references:
+            raise ValueError(f"{path}: card '{card['id']}' cites '{key}', which is not in the "
+                             f"references of {pack.name} ({', '.join(references)})")
+        if not card["id"].startswith(f"{name}."):
+            raise ValueError(f"{path}: card id '{card['id']}' must start with '{name}.'")
+        source = Source(label=references[key]["citation"], url=references[key].get("url"))
+        cards.append(GuidanceCard(**card, source=source, plugin=name))
+    return antibodies, tuple(cards)
+
+
+anti_mda5 = AntibodyPlugin("anti_mda5")
+anti_nxp2 = AntibodyPlugin("anti_nxp2")
+anti_tif1g = AntibodyPlugin("anti_tif1g")
+anti_mi2 = AntibodyPlugin("anti_mi2")
+anti_sae = AntibodyPlugin("anti_sae")
+anti_srp_hmgcr = AntibodyPlugin("anti_srp_hmgcr")
