@@ -1,7 +1,8 @@
-"""Command line: ``jdm-cds evaluate | schema | rules check``.
+"""Command line: ``jdm-cds evaluate | cohort | schema | rules check | plugins list``.
 
 Exit codes: 0 every input valid; 1 some input invalid (each reported on stderr, one line
-a problem, naming file and field, while the valid ones are still evaluated); 2 usage.
+a problem, naming file and field, while the valid ones are still evaluated); 2 usage, or
+the engine cannot start (a rule pack or a plugin is broken: nothing is evaluated).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from engine.assessment import Assessment
 from engine.diagnostics import RuleLoadError, Severity
 from engine.evaluate import Evaluator
 from engine.patient import PatientFileError, iter_patient_files, load_patient, patient_json_schema
-from engine.report import render_text, to_json
-from engine.rulebase import core_pack_paths, read_packs
+from engine.plugins import PluginLoadError, Plugins
+from engine.report import render_text, render_timeline, timeline_json, to_json
+from engine.rulebase import read_packs
+from engine.runtime import RuleExecutionError
+from engine.timeline import Row
+from engine.timeline import rows as timeline_rows
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -30,6 +36,8 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(no_args_is_help=True, help="Work with rule packs.")
 app.add_typer(rules_app, name="rules")
+plugins_app = typer.Typer(no_args_is_help=True, help="Installed plugins.")
+app.add_typer(plugins_app, name="plugins")
 
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 140)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -42,6 +50,11 @@ class Format(StrEnum):
 
 class SchemaName(StrEnum):
     patient = "patient"
+
+
+DisablePlugin = Annotated[list[str] | None, typer.Option(
+    "--disable-plugin", metavar="NAME",
+    help="Leave out an installed plugin, by the name 'plugins list' shows (repeatable).")]
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -59,11 +72,30 @@ def _report_error(error: Exception) -> None:
         stderr.print(line, style="red", markup=False, highlight=False)
 
 
-def _evaluator() -> Evaluator:
+def _plugin_failed(error: PluginLoadError) -> typer.Exit:
+    stderr.print(str(error), style="red", markup=False, highlight=False)
+    advice = "nothing was done"
+    if error.plugin is not None:
+        advice = (f"plugin '{error.plugin}' is broken, nothing was done: fix it, or leave it "
+                  f"out with --disable-plugin {error.plugin}")
+    stderr.print(advice, style="bold red", markup=False, highlight=False)
+    return typer.Exit(2)
+
+
+def _plugins(disabled: list[str] | None) -> Plugins:
+    try:
+        return Plugins.load(disabled or ())
+    except PluginLoadError as error:
+        raise _plugin_failed(error) from None
+
+
+def _evaluator(disabled: list[str] | None = None) -> Evaluator:
     from engine.setup import default_evaluator
 
     try:
-        return default_evaluator()
+        return default_evaluator(disabled or ())
+    except PluginLoadError as error:
+        raise _plugin_failed(error) from None
     except RuleLoadError as error:
         for diagnostic in error.diagnostics:
             stderr.print(str(diagnostic), style="red", markup=False, highlight=False)
@@ -77,20 +109,39 @@ def evaluate(
     at: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD "
                                            "(default: the last visit).")] = None,
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    disable_plugin: DisablePlugin = None,
+    timeline: Annotated[bool, typer.Option(
+        "--timeline", help="One row a visit (up to --at): the patient judged at that visit's "
+        "date, as --at <date> would.")] = False,
 ) -> None:
     """Judge each patient at the last visit on or before --at."""
     when = _parse_date(at)
-    evaluator = _evaluator()
+    evaluator = _evaluator(disable_plugin)
     assessments: list[Assessment] = []
+    rows: list[Row] = []
     failed = False
     paths = iter_patient_files(files)
     for path in paths:
         try:
-            assessments.append(evaluator.evaluate(load_patient(path), when))
+            patient = load_patient(path)
+            if timeline:
+                rows += timeline_rows(evaluator, patient, when)
+                continue
+            assessments.append(evaluator.evaluate(patient, when))
         except PatientFileError as problem:
             failed = True
             _report_error(problem)
-    if output is Format.json:
+        except RuleExecutionError as failure:
+            # The engine failed on this patient: report it and give no judgement for it.
+            failed = True
+            stderr.print(f"{path}: -: the rules could not be evaluated: {failure}", style="red",
+                         markup=False, highlight=False)
+    if timeline:
+        if output is Format.json:
+            print(timeline_json(rows))
+        elif rows:
+            render_timeline(rows, stdout)
+    elif output is Format.json:
         if assessments:
             print(to_json(assessments, many=len(paths) > 1))
     else:
@@ -104,6 +155,27 @@ def evaluate(
 
 
 @app.command()
+def cohort(
+    paths: Annotated[list[Path], typer.Argument(help="Patient files (YAML or JSON) or folders.")],
+    output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    disable_plugin: DisablePlugin = None,
+) -> None:
+    """Evaluate every patient and summarise the cohort as the study reported its results."""
+    from engine.cohort import render_cohort, summarise
+
+    summary = summarise(paths, _evaluator(disable_plugin))
+    for invalid in summary.invalid:
+        for line in invalid.errors:
+            stderr.print(line, style="red", markup=False, highlight=False)
+    if output is Format.json:
+        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render_cohort(summary, stdout)
+    if summary.invalid:
+        raise typer.Exit(1)
+
+
+@app.command()
 def schema(name: Annotated[SchemaName, typer.Argument(help="Which schema.")]) -> None:
     """Print the JSON Schema of an input file, for integrators."""
     print(json.dumps(patient_json_schema(), indent=2))
@@ -112,10 +184,11 @@ def schema(name: Annotated[SchemaName, typer.Argument(help="Which schema.")]) ->
 @rules_app.command("check")
 def rules_check(
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="Rule files; default: the core packs.")] = None,
+        help="Rule files; default: the core packs and every installed plugin's packs.")] = None,
+    disable_plugin: DisablePlugin = None,
 ) -> None:
     """Validate rule packs and report every problem with file:line."""
-    sources = [(path, None) for path in (paths or core_pack_paths())]
+    sources = [(path, None) for path in paths] if paths else _plugins(disable_plugin).sources()
     packs, diagnostics = read_packs(sources)
     for diagnostic in diagnostics:
         style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
@@ -126,3 +199,19 @@ def rules_check(
                  f"error(s), {len(diagnostics) - errors} warning(s)", markup=False)
     if errors:
         raise typer.Exit(1)
+
+
+@plugins_app.command("list")
+def plugins_list(disable_plugin: DisablePlugin = None) -> None:
+    """Show each installed plugin: its package and version, rule packs and hooks."""
+    plugins = _plugins(disable_plugin)
+    table = Table(show_lines=True, expand=False)
+    for column in ("plugin", "package", "version", "rule packs", "hooks"):
+        table.add_column(column, overflow="fold")
+    for info in plugins.info():
+        table.add_row(info.name, info.package or "-", info.version or "-",
+                      "\n".join(str(path) for path in info.packs) or "-",
+                      "\n".join(info.hooks) or "-")
+    stdout.print(table)
+    if disable_plugin:
+        stdout.print(f"disabled: {', '.join(sorted(set(disable_plugin)))}", markup=False)

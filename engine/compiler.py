@@ -140,7 +140,10 @@ class Resolver:
             return self.criteria[(pack.id, cond.name)].when, pack
         if isinstance(cond, RuleRef):
             rule, owner = self.rules[cond.rule]
-            return rule.when, owner
+            if rule.applies_if is None:
+                return rule.when, owner
+            # The other judgement is met only where it applies.
+            return All((rule.applies_if, rule.when), cond.mark), owner
         return cond, pack
 
     def leaves(self, cond: Condition, pack: RulePack, criterion: str | None = None

@@ -8,6 +8,7 @@ facts with derived values) -> ``runtime`` (durable_rules session) -> this module
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
@@ -58,9 +59,12 @@ class Evaluator:
         self.rulebase = rulebase
         self.runtime = Runtime(rulebase)
         self.guidance = guidance
-        derived = [d for pack in rulebase.packs for d in pack.derived]
+        # Packs may declare the same value (the validators check the declarations agree):
+        # compute it once.
+        derived = list({d.name: d for pack in rulebase.packs for d in pack.derived}.values())
         self._visit_derived = [d for d in derived if d.scope == "visit"]
         self._patient_derived = [d for d in derived if d.scope == "patient"]
+        self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
         self._visit_judgements = rulebase.judgements("visit")
         self._patient_judged = bool(rulebase.judgements("patient"))
         # Visits that no judgement needs are asserted only for rules that look at every
@@ -83,21 +87,42 @@ class Evaluator:
                                          self._patient_judged, details)
             session.assert_facts([patient_facts])
             outcomes = session.outcomes
-        assessment = _Builder(tl, visits, patient_facts, outcomes, details).build(
-            self.rulebase.rules.values())
+        assessment = _Builder(tl, visits, patient_facts, outcomes, details,
+                              self._explained).build(self.rulebase.rules.values())
         if self.guidance is not None:
             cards, errors = self.guidance(patient, assessment)
             assessment = assessment.model_copy(update={"guidance": cards, "errors": errors})
         return assessment
 
 
+@dataclass(frozen=True)
+class _Explained:
+    """What a rule's explanation needs that does not change between evaluations."""
+
+    tests: tuple[tuple[Leaf, str, str | None], ...]  # (test, its key, its criterion)
+    assumptions: list[Assumption]
+    citations: list[Source]
+
+    @classmethod
+    def of(cls, compiled: CompiledRule) -> _Explained:
+        pack, rule = compiled.pack, compiled.rule
+        return cls(
+            tests=tuple((leaf, leaf_key(leaf), compiled.leaf_criteria.get(leaf_key(leaf)))
+                        for leaf in compiled.leaves),
+            assumptions=[Assumption(key=key, text=pack.assumptions[key].text)
+                         for key in rule.assumptions],
+            citations=[Source(label=pack.references[key].citation,
+                              url=pack.references[key].url) for key in rule.references],
+        )
+
+
 class _Builder:
     """Reads what fired in a session back into judgements, alerts and recommendations."""
 
     def __init__(self, tl: Timeline, visits: list[Fact], patient: Fact, outcomes: Outcomes,
-                 details: dict[str, Any]) -> None:
+                 details: dict[str, Any], explained: dict[str, _Explained]) -> None:
         self.tl, self.visits, self.patient = tl, visits, patient
-        self.outcomes, self.details = outcomes, details
+        self.outcomes, self.details, self.explained = outcomes, details, explained
 
     def build(self, rules: Iterable[CompiledRule]) -> Assessment:
         judgements: dict[str, Judgement] = {}
@@ -145,20 +170,25 @@ class _Builder:
         # The path that fired fixed the outcome of each test it needed; the others did not
         # matter to this decision.
         decided = dict(compiled.paths[path][1]) if path is not None else {}
+        explained = self.explained[rule.id]
         criteria, missing, open_statuses = [], [], []
-        for leaf in compiled.leaves:
-            key = leaf_key(leaf)
+        for leaf, key, criterion in explained.tests:
             value = fact.get(leaf.field)
             if isinstance(leaf, Contains):
                 value = bool(fact.get(list_key(leaf.field, leaf.item)))
-            elif value is None:
-                missing.append(leaf.field)
-            elif isinstance(leaf, Is) and value == "indeterminate":
-                open_statuses.append(f"{leaf.field} is indeterminate")
+            elif "U" in decided.get(key, ("U",)):
+                # The path left this test open (or did not reach it): if its data are
+                # missing or undecided, they could still change the answer.
+                if value is None:
+                    missing.append(leaf.field)
+                elif isinstance(leaf, Is) and value == "indeterminate":
+                    open_statuses.append(f"{leaf.field} is indeterminate")
             criteria.append({
-                "test": key, "criterion": compiled.leaf_criteria.get(key), "value": value,
+                "test": key, "criterion": criterion, "value": value,
                 "status": _test_status(leaf, decided.get(key, ()), value is not None),
             })
+        if path is None:  # not judged: there was no visit to judge
+            missing = [leaf.field for leaf, _, _ in explained.tests]
         used = {name: fact[name] for name in compiled.fields if name in fact}
         because: dict[str, Any] = {"facts": used, "criteria": criteria}
         for name in (*compiled.fields, *rule.report):
@@ -172,25 +202,27 @@ class _Builder:
             fired = {result for result, _ in self.outcomes.of(rule.id, visit)}
             reasons += [text for index, (_, text) in enumerate(rule.reasons)
                         if f"reason:{index}" in fired]
-        return Judgement(
+            reasons += [f"{name} unknown: {self.details[name]['unknown_because']}"
+                        for name in dict.fromkeys((*compiled.fields, *rule.report))
+                        if name not in fact
+                        and "unknown_because" in self.details.get(name, {})]
+        # Every value here comes from the engine and the validated facts: construct without
+        # validating again (this runs for every judgement of every evaluation).
+        return Judgement.model_construct(
             status=status, rule=rule.id, version=pack.version, pack=pack.id, title=rule.title,
             because=because, reasons=reasons,
             # A decided judgement was not left open by what it did not need.
             missing=list(dict.fromkeys(missing)) if status == "indeterminate" else [],
-            assumptions=self.assumptions(compiled), citations=self.citations(compiled),
+            assumptions=explained.assumptions, citations=explained.citations,
             visit_date=None if visit is None else self.tl.visits[visit].date,
             values={name: fact.get(name) for name in rule.report}, plugin=pack.plugin,
         )
 
     def assumptions(self, compiled: CompiledRule) -> list[Assumption]:
-        pack = compiled.pack
-        return [Assumption(key=key, text=pack.assumptions[key].text)
-                for key in compiled.rule.assumptions]
+        return self.explained[compiled.rule.id].assumptions
 
     def citations(self, compiled: CompiledRule) -> list[Source]:
-        pack = compiled.pack
-        return [Source(label=pack.references[key].citation, url=pack.references[key].url)
-                for key in compiled.rule.references]
+        return self.explained[compiled.rule.id].citations
 
     def alert(self, compiled: CompiledRule, visit: int | None, fact: Fact) -> Alert:
         rule, message = compiled.rule, compiled.rule.message

@@ -9,7 +9,7 @@ its ``derived`` section, through the kinds registered here; it never decides a c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -54,6 +54,10 @@ class Timeline:
     patient: Patient
     at: date
     visits: tuple[Visit, ...]  # on or before ``at``, by date
+    # Start dates and treatment windows, computed once: many derived values ask for them.
+    _starts: dict[str, date | None] = field(default_factory=dict, compare=False, repr=False)
+    _windows: dict[tuple[str, int], list[tuple[int, int]]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def evaluation(self) -> int | None:
@@ -75,8 +79,10 @@ class Timeline:
         return [t for t in self.patient.treatments if t.drug in drugs]
 
     def start_of(self, spec: str) -> date | None:
-        starts = [t.start for t in self.treatments(spec) if t.start <= self.at]
-        return min(starts) if starts else None
+        if spec not in self._starts:
+            starts = [t.start for t in self.treatments(spec) if t.start <= self.at]
+            self._starts[spec] = min(starts) if starts else None
+        return self._starts[spec]
 
 
 def timeline(patient: Patient, at: date | None = None) -> Timeline:
@@ -111,7 +117,11 @@ class DerivedKind:
 
 @dataclass(frozen=True)
 class DetailedValue:
-    """A derived value together with the working a clinician needs to check it."""
+    """A derived value together with the working a clinician needs to check it.
+
+    When the value is unknown (None), ``details["unknown_because"]`` says why, and every
+    judgement that tests or reports the value gives that among its reasons.
+    """
 
     value: Any
     details: dict[str, Any]
@@ -171,11 +181,13 @@ def _visit_event(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact
 
 def _window(tl: Timeline, p: Mapping[str, Any]) -> list[tuple[int, int]]:
     """(visit index, day) of the visits inside the window, both ends inclusive."""
-    start = tl.start_of(p["treatment"])
-    if start is None:
-        return []
-    days = [(i, (v.date - start).days) for i, v in enumerate(tl.visits)]
-    return [(i, day) for i, day in days if 0 <= day <= int(p["days"])]
+    key = (p["treatment"], int(p["days"]))
+    if key not in tl._windows:
+        start = tl.start_of(p["treatment"])
+        days = [] if start is None else [(i, (v.date - start).days)
+                                         for i, v in enumerate(tl.visits)]
+        tl._windows[key] = [(i, day) for i, day in days if 0 <= day <= key[1]]
+    return tl._windows[key]
 
 
 def _window_visits(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
@@ -189,16 +201,28 @@ def _role_visit(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
 
 def _window_count(tl: Timeline, facts: list[Fact], statuses: Statuses,
                   fact: Fact, p: Mapping[str, Any]) -> Any:
-    window = _window(tl, p)
+    window = [i for i, _ in _window(tl, p)]
+    found = [statuses[(p["rule"], i)] for i in window] if "rule" in p else []
+    # A final count is unknown while it could still change: a visit may still come (the
+    # window is open), none has come yet, or a visit's judgement waits for missing data.
+    if p.get("final") and (not window or "indeterminate" in found
+                           or _window_open(tl, facts, statuses, fact, p)):
+        return None
     if "status" not in p:
         return len(window)
-    return sum(1 for i, _ in window if statuses[(p["rule"], i)] == p["status"])
+    return found.count(p["status"])
 
 
 def _window_open(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
                  p: Mapping[str, Any]) -> Any:
     start = tl.start_of(p["treatment"])
     return None if start is None else tl.at < start + timedelta(days=int(p["days"]))
+
+
+def _visit_recorded(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                    p: Mapping[str, Any]) -> Any:
+    index = tl.role(p["visit"])
+    return None if index is None else p["field"] in facts[index]
 
 
 def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
@@ -210,9 +234,22 @@ def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
 def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
                  p: Mapping[str, Any]) -> Any:
     baseline, follow_up = tl.role("baseline"), tl.evaluation
-    if baseline is None or follow_up is None or follow_up == baseline:
-        return DetailedValue(None, {"missing": ["a baseline visit and a later visit"]})
-    return DetailedValue(*improvement_score(facts[baseline], facts[follow_up], p))
+    if tl.start_of("jak_inhibitor") is None:
+        return DetailedValue(None, {"unknown_because": "no JAK-inhibitor start on or before "
+                                    "the evaluation date"})
+    if baseline is None:
+        return DetailedValue(None, {"unknown_because": "no baseline visit (a visit on or "
+                                    "before the JAK-inhibitor start)"})
+    if follow_up is None or follow_up == baseline:
+        return DetailedValue(None, {"unknown_because": "no visit after the JAK-inhibitor "
+                                    "start (the evaluation visit is the baseline visit)"})
+    score, details = improvement_score(facts[baseline], facts[follow_up], p)
+    if score is None:
+        dates = f"{tl.visits[baseline].date} and {tl.visits[follow_up].date}"
+        details["unknown_because"] = (
+            f"not measured at both visits ({dates}): {', '.join(details['missing_domains'])}; "
+            f"partial score of the other domains {details['partial_score']:g}")
+    return DetailedValue(score, details)
 
 
 def _band(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
@@ -249,12 +286,18 @@ KINDS: dict[str, DerivedKind] = {
                     reads=_role_visit),
         DerivedKind("visit_exists", "patient", "bool", {"visit": "role"}, (), _visit_exists,
                     "there is a visit of that role"),
+        DerivedKind("visit_recorded", "patient", "bool",
+                    {"visit": "role", "field": "visit_field"}, (), _visit_recorded,
+                    "the visit of that role has a value for the field (false: not recorded)"),
         DerivedKind("visit_event", "patient", "bool", {"visit": "role", "event": "event"}, (),
                     _visit_event, "an adverse event is listed at the visit of that role"),
         DerivedKind("window_count", "patient", "number",
                     {"treatment": "treatment", "days": "days", "rule": "visit_rule",
-                     "status": "status"}, ("rule", "status"), _window_count,
-                    "visits in [start, start + days] (with that judgement status, if given)",
+                     "status": "status", "final": "flag"}, ("rule", "status", "final"),
+                    _window_count,
+                    "visits in [start, start + days] (with that judgement status, if given); "
+                    "final: unknown until the window is closed, holds a visit, and every "
+                    "window visit's judgement is known",
                     reads=_window_visits),
         DerivedKind("window_open", "patient", "bool", {"treatment": "treatment", "days": "days"},
                     (), _window_open, "the evaluation date is before start + days"),
@@ -301,7 +344,8 @@ def visit_facts(tl: Timeline, visit_derived: list[Derived], patient_derived: lis
     """
     facts = []
     for index, visit in enumerate(tl.visits):
-        fact = _present(visit.model_dump())
+        # The validated model's own attributes: model_dump would copy every visit again.
+        fact = _present(vars(visit))
         for item in visit_derived:
             compute: VisitCompute = KINDS[item.kind].compute  # type: ignore[assignment]
             _store(fact, item.name, compute(tl, index, fact, item.params),

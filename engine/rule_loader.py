@@ -238,7 +238,8 @@ class _Reader:
                 return None
             return Contains(field, value, mark)
         if op not in COMPARISONS:
-            self.error(data.line, "bad-operator", f"unknown operator '{op}' on '{field}' in "
+            self.error(data.key_lines.get(op, data.line), "bad-operator",
+                       f"unknown operator '{op}' on '{field}' in "
                        f"{what} (allowed: {', '.join(sorted((*COMPARISONS, 'is', 'contains')))})")
             return None
         if op in ("lt", "lte", "gt", "gte") and (

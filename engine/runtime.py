@@ -71,11 +71,13 @@ class Runtime:
         sid = str(next(self._ids))
         outcomes = Outcomes()
         self._live[sid] = outcomes
+        session = Session(self._host, sid, outcomes)
         try:
-            yield Session(self._host, sid, outcomes)
+            yield session
         finally:
             del self._live[sid]
-            self._host.delete_state(RULESET, sid)
+            if session.stored:
+                self._host.delete_state(RULESET, sid)
 
 
 @dataclass
@@ -83,12 +85,16 @@ class Session:
     _host: Any
     sid: str
     outcomes: Outcomes
+    # durable_rules has state for a session only once it has handled a fact: deleting a
+    # session with none raises (and one whose only fact went unhandled crashes).
+    stored: bool = False
 
     def assert_facts(self, facts: list[dict[str, Any]]) -> None:
         """Assert facts; every rule they satisfy runs before this returns."""
         if not facts:
             return
         state = self._host.assert_facts(RULESET, [{**fact, "sid": self.sid} for fact in facts])
+        self.stored = True
         if isinstance(state, dict) and "exception" in state:
             raise RuleExecutionError(_first_line(str(state["exception"])))
 

@@ -124,9 +124,10 @@ def check(judgement: Judgement, oracle: Oracle, criteria: dict[str, tuple[str, f
     absent = {field for (field, _, _), level in zip(criteria.values(), levels, strict=True)
               if level == MISSING}
     if expected is None:
-        # In the order the rule reads its criteria.
+        # Only absent fields, each once, in the order the rule reads its criteria.
         tested = [c["test"].split()[0] for c in judgement.because["criteria"]]
-        assert judgement.missing == [field for field in tested if field in absent]
+        assert judgement.missing == [field for field in tested if field in judgement.missing]
+        assert set(judgement.missing) <= absent
         relevant = {field for i, (field, _, _) in enumerate(criteria.values())
                     if tri[i] is None and could_change(oracle, tri, i)}
         assert relevant, "indeterminate only when a missing value could change the answer"

@@ -1,0 +1,55 @@
+"""`make bench` (python -m engine.bench): the cohort it generates and a small run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.bench import make_cohort
+from engine.patient import JAK_INHIBITORS, Visit
+
+ROOT = Path(__file__).parent.parent
+MEASURES = [name for name in Visit.model_fields if name not in ("date", "adverse_events")]
+
+
+def test_cohort_is_seeded_and_realistic() -> None:
+    cohort = make_cohort(200, 6, seed=7)
+
+    assert cohort == make_cohort(200, 6, seed=7)
+    assert cohort != make_cohort(200, 6, seed=8)
+    assert len({p.id for p in cohort}) == 200
+    assert all(len(p.visits) == 6 for p in cohort)
+    on_jak = [p for p in cohort if any(t.drug in JAK_INHIBITORS for t in p.treatments)]
+    assert 0.7 < len(on_jak) / len(cohort) < 1
+    visits = [v for p in cohort for v in p.visits]
+    missing = sum(getattr(v, name) is None for v in visits for name in MEASURES)
+    assert missing > 0
+    assert any(v.ck_u_l is not None and v.ck_u_l > 1000 for v in visits)
+    assert any(v.ck_u_l is not None and v.ck_u_l <= 150 for v in visits)
+
+
+def test_bench_runs_and_prints_every_number() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.bench", "--patients", "50", "--visits", "3", "--long"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "cohort: 50 patients x 3 visits" in out
+    assert re.search(r"pipeline: 50 evaluations in [\d.]+ s = [\d,]+ evaluations/s", out)
+    assert re.search(r"latency per evaluation: p50 [\d.]+ ms, p99 [\d.]+ ms", out)
+    assert re.search(r"memory \(RSS\): [\d.]+ MiB after 50 evaluations, [\d.]+ MiB after 500:",
+                     out)
+    assert re.search(r"durable_rules floor .*: [\d,]+ evaluations/s; pipeline = [\d.]+ x floor",
+                     out)
+    assert re.search(r"peak memory \(max RSS\): [\d.]+ MiB", out)
+
+
+def test_bench_refuses_a_bad_option() -> None:
+    done = subprocess.run([sys.executable, "-m", "engine.bench", "--packs", "nope"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr
