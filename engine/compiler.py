@@ -304,6 +304,26 @@ class RuleBase:
         return [rule_id for rule_id, c in self.rules.items()
                 if c.rule.scope == scope and c.rule.kind == "judgement"]
 
+    def visit_watch(self) -> frozenset[str] | None:
+        """Fact keys without which no per-visit alert or recommendation can fire.
+
+        An unjudged visit fact lacking all of them cannot match any rule, so it need not
+        be asserted (each asserted fact costs a callback). ``None``: some path needs no
+        present key, so every visit must be asserted.
+        """
+        keys: set[str] = set()
+        for compiled in self.rules.values():
+            if compiled.rule.scope != "visit" or compiled.rule.kind == "judgement":
+                continue
+            for _, path in compiled.paths:
+                present = [_present_key(compiled.tests[key], outcomes)
+                           for key, outcomes in path]
+                found = [key for key in present if key is not None]
+                if not found:
+                    return None
+                keys.update(found)
+        return frozenset(keys)
+
     def durable_rulesets(self, record: Recorder) -> dict[str, dict[str, Any]]:
         """A fresh ruleset dict for ``Host.set_rulesets`` (which consumes the dict it gets)."""
         definitions: dict[str, Any] = {}
@@ -327,6 +347,15 @@ class RuleBase:
             "run": _ignore,
         }
         return {RULESET: definitions}
+
+
+def _present_key(leaf: Leaf, outcomes: tuple[Outcome, ...]) -> str | None:
+    """The fact key a path step needs present, if every outcome it admits needs one."""
+    if isinstance(leaf, Contains):
+        return list_key(leaf.field, leaf.item) if outcomes == ("T",) else None
+    if isinstance(leaf, Compare):
+        return leaf.field if "U" not in outcomes else None
+    return None  # a status test's "unknown" includes the value "indeterminate"
 
 
 def _action(record: Recorder, rule_id: str, result: str, index: int) -> Callable[[Any], None]:

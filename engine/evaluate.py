@@ -67,10 +67,12 @@ class Evaluator:
         self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
         self._visit_judgements = rulebase.judgements("visit")
         self._patient_judged = bool(rulebase.judgements("patient"))
-        # Visits that no judgement needs are asserted only for rules that look at every
-        # visit (per-visit alerts); each asserted fact costs a callback from the engine.
-        self._every_visit = any(c.rule.scope == "visit" and c.rule.kind != "judgement"
-                                for c in rulebase.rules.values())
+        # A visit that no judgement needs is asserted only if a per-visit alert could match
+        # it (it holds a key such a rule needs): each asserted fact costs a callback.
+        self._watch = rulebase.visit_watch()
+
+    def _watched(self, fact: Fact) -> bool:
+        return self._watch is None or not self._watch.isdisjoint(fact)
 
     def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
         tl = timeline(patient, at)
@@ -79,7 +81,7 @@ class Evaluator:
                              self._visit_judgements, details)
         with self.runtime.session() as session:
             session.assert_facts([fact for fact in visits
-                                  if self._every_visit or fact.get("judged")])
+                                  if fact.get("judged") or self._watched(fact)])
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
                         for rule in self._visit_judgements}

@@ -124,7 +124,7 @@ def test_plugins_list_shows_each_plugin_with_package_version_packs_and_hooks() -
 # --- antibody guidance ---------------------------------------------------------------------
 
 EXPECTED_CARDS = {
-    "anti-MDA5": {"anti_mda5.ild_screening", "anti_mda5.ulcers", "anti_mda5.jak_response"},
+    "anti-MDA5": {"anti_mda5.ild_screening", "anti_mda5.ulcer_phenotype", "anti_mda5.jak_response"},
     "anti-NXP2": {"anti_nxp2.gi_vasculopathy", "anti_nxp2.calcinosis_surveillance",
                   "anti_nxp2.jak_response"},
     "anti-TIF1g": {"anti_tif1g.low_expected_response", "anti_tif1g.chronic_skin_course",
@@ -293,6 +293,25 @@ def test_tif1g_recommendation_shows_its_working_and_assumptions() -> None:
     assert "visits with CID: 0 of 2" in rec.detail
     assert {a.key for a in rec.assumptions} == {"months_as_days", "cid_as_in_study"}
     assert rec.plugin == "anti_tif1g"
+
+
+@pytest.mark.parametrize(("case", "visits", "at"), [
+    ("no visit in the first 90 days", [("2023-04-25", NOT_CID)], "2023-04-25"),
+    ("a visit whose CID cannot be judged", [("2023-03-01", {"ck_u_l": 900})], "2023-04-25"),
+])
+def test_tif1g_missing_data_never_counts_as_no_cid(
+        case: str, visits: list[tuple[str, dict[str, float]]], at: str) -> None:
+    assert recommendations(assess(tif1g(*visits), at)) == set()
+
+
+def test_tif1g_six_months_is_the_core_window_of_183_days() -> None:
+    # CID on day 182 (JAK start 2023-01-01): within the study's window, so no flag.
+    p = tif1g(("2023-02-15", NOT_CID), ("2023-04-10", NOT_CID), ("2023-07-02", CID),
+              ("2023-07-20", NOT_CID))
+
+    assessment = assess(p)
+    assert assessment.judgements["cid.within_6_months"].status == "met"
+    assert recommendations(assessment) == set()
 
 
 def test_tif1g_not_on_a_jak_inhibitor_gets_no_recommendation() -> None:
