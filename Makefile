@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean acceptance-report
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,5 +25,19 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m engine.bench
 
+# The Gherkin scenarios as an HTML page for clinicians (reports/acceptance/index.html). The
+# page is written even when scenarios fail; the target then fails too.
+REPORT_TOOL := tools/acceptance-report
+$(REPORT_TOOL)/node_modules/.package-lock.json: $(REPORT_TOOL)/package-lock.json
+	npm ci --prefix $(REPORT_TOOL) --no-audit --no-fund --loglevel=error
+
+acceptance-report: $(STAMP) $(REPORT_TOOL)/node_modules/.package-lock.json
+	rm -rf reports/cucumber reports/acceptance
+	mkdir -p reports/cucumber
+	$(BIN)/python -m pytest -q features --cucumberjson=reports/cucumber/acceptance.json; \
+	status=$$?; \
+	node $(REPORT_TOOL)/generate.js reports/cucumber reports/acceptance || exit 1; \
+	exit $$status
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports $(REPORT_TOOL)/node_modules

@@ -1,0 +1,249 @@
+"""Summarise a cohort: evaluate every patient and count what the engine judged.
+
+Nothing clinical is decided here. Whether a patient reached CID within six months, could
+withdraw plasma exchange or immunoadsorption, and what their steroid dose was in
+mg/kg/day all come from the engine's judgements; this module evaluates each patient on
+the dates it needs and counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from os import PathLike
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.assessment import Assessment
+from engine.evaluate import Evaluator
+from engine.patient import Patient, PatientFileError, Visit, iter_patient_files, load_patient
+from engine.runtime import RuleExecutionError
+
+CID_WITHIN_6_MONTHS = "cid.within_6_months"
+WITHDRAWALS = {"plasma_exchange": "withdrawal.plasma_exchange",
+               "immunoadsorption": "withdrawal.immunoadsorption"}
+STEROID_RULE = "withdrawal.steroid_taper"
+STEROID_DOSE = "steroid_dose_now"
+NO_ANTIBODY = "not tested"
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """What the cohort counts of one patient."""
+
+    id: str
+    antibodies: tuple[str, ...]
+    drug: str | None  # the first JAK inhibitor given
+    cid_within_6_months: str  # the judgement's status at the last visit
+    steroid_baseline: float | None  # mg/kg/day at the baseline visit
+    steroid_last: float | None  # mg/kg/day at the last visit
+    on_at_baseline: frozenset[str]  # plasma exchange / immunoadsorption at baseline
+    eligible: frozenset[str]  # ... judged eligible for withdrawal at some visit
+    adverse_events: frozenset[str]
+    ifn_alpha: tuple[float | None, float | None]  # fg/mL at the baseline and last visits
+
+    @property
+    def cid(self) -> bool:
+        return self.cid_within_6_months == "met"
+
+
+@dataclass(frozen=True)
+class InvalidFile:
+    file: str
+    errors: list[str]
+
+
+@dataclass
+class Cohort:
+    patients: list[PatientSummary] = field(default_factory=list)
+    invalid: list[InvalidFile] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        cid = [p for p in self.patients if p.cid]
+        before = [p.steroid_baseline for p in cid if p.steroid_baseline is not None]
+        after = [p.steroid_last for p in cid if p.steroid_last is not None]
+        return {
+            "patients": len(self.patients),
+            "cid_within_6_months": {
+                "n": len(cid),
+                "undecided": sum(p.cid_within_6_months == "indeterminate" for p in self.patients),
+                "by_antibody": _with_and_total(self.patients, lambda p: p.antibodies
+                                               or (NO_ANTIBODY,)),
+                "by_drug": _with_and_total(self.patients,
+                                           lambda p: (p.drug,) if p.drug else ()),
+            },
+            "steroid_mg_per_kg_day_in_cid": {
+                "patients": len(cid),
+                "before_mean": _mean(before),
+                "before_range": _range(before),
+                "after_mean": _mean(after),
+                "after_range": _range(after),
+                "stopped": sum(1 for dose in after if dose == 0),
+                "unknown": len(cid) - min(len(before), len(after)),
+            },
+            "withdrawal_eligible": {treatment: sum(treatment in p.eligible
+                                                   for p in self.patients)
+                                    for treatment in WITHDRAWALS},
+            "withdrawal_on_at_baseline_in_cid": {treatment: sum(treatment in p.on_at_baseline
+                                                                for p in cid)
+                                                 for treatment in WITHDRAWALS},
+            "ifn_alpha_fg_ml": {
+                "baseline_range": _range([p.ifn_alpha[0] for p in self.patients
+                                          if p.ifn_alpha[0] is not None]),
+                "last_visit_range": _range([p.ifn_alpha[1] for p in self.patients
+                                            if p.ifn_alpha[1] is not None]),
+            },
+            "adverse_events": dict(sorted(Counter(
+                event for p in self.patients for event in p.adverse_events).items())),
+            "invalid": [{"file": f.file, "errors": f.errors} for f in self.invalid],
+        }
+
+
+def summarise(paths: Iterable[str | PathLike[str]],
+              evaluator: Evaluator | None = None) -> Cohort:
+    """Evaluate every patient file under ``paths``; invalid files are listed, not fatal."""
+    if evaluator is None:
+        from engine.setup import default_evaluator
+
+        evaluator = default_evaluator()
+    cohort = Cohort()
+    for path in iter_patient_files(paths):
+        try:
+            cohort.patients.append(summarise_patient(load_patient(path), evaluator))
+        except PatientFileError as error:
+            cohort.invalid.append(InvalidFile(error.path, error.lines()))
+        except RuleExecutionError as error:
+            cohort.invalid.append(InvalidFile(
+                str(path), [f"{path}: -: the rules could not be evaluated: {error}"]))
+    return cohort
+
+
+def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
+    last = evaluator.evaluate(patient)
+    start = patient.jak_start
+    baseline_day = _baseline_day(patient, start)
+    baseline = None if baseline_day is None else evaluator.evaluate(patient, baseline_day)
+    followed = [evaluator.evaluate(patient, visit.date) for visit in patient.visits
+                if start is not None and visit.date >= start]
+    return PatientSummary(
+        id=patient.id,
+        antibodies=patient.antibodies,
+        drug=_first_jak_inhibitor(patient),
+        cid_within_6_months=last.judgements[CID_WITHIN_6_MONTHS].status,
+        steroid_baseline=None if baseline is None else _steroid_dose(baseline),
+        steroid_last=_steroid_dose(last),
+        on_at_baseline=frozenset() if baseline is None else frozenset(
+            treatment for treatment, rule in WITHDRAWALS.items()
+            if baseline.judgements[rule].status != "not_applicable"),
+        eligible=frozenset(treatment for treatment, rule in WITHDRAWALS.items()
+                           if any(a.judgements[rule].status == "met" for a in followed)),
+        adverse_events=frozenset(event for visit in patient.visits
+                                 for event in visit.adverse_events),
+        ifn_alpha=(_visit_on(patient, baseline_day).ifn_alpha_fg_ml if baseline_day else None,
+                   patient.visits[-1].ifn_alpha_fg_ml),
+    )
+
+
+def _visit_on(patient: Patient, day: date) -> Visit:
+    return next(visit for visit in patient.visits if visit.date == day)
+
+
+def _baseline_day(patient: Patient, start: date | None) -> date | None:
+    """The date of the baseline visit: the last visit on or before the JAK-inhibitor start."""
+    if start is None:
+        return None
+    before = [visit.date for visit in patient.visits if visit.date <= start]
+    return before[-1] if before else None
+
+
+def _first_jak_inhibitor(patient: Patient) -> str | None:
+    courses = sorted((t for t in patient.treatments if t.is_jak_inhibitor),
+                     key=lambda t: t.start)
+    return courses[0].drug if courses else None
+
+
+def _steroid_dose(assessment: Assessment) -> float | None:
+    """The dose in mg/kg/day the steroid judgement reports (mg/day already divided by the
+    visit's weight by the engine)."""
+    value = assessment.judgements[STEROID_RULE].values.get(STEROID_DOSE)
+    return None if value is None else float(value)
+
+
+def _with_and_total(patients: Sequence[PatientSummary],
+                    groups: Any) -> dict[str, list[int]]:
+    counts: dict[str, list[int]] = {}
+    for patient in patients:
+        for group in groups(patient):
+            entry = counts.setdefault(group, [0, 0])
+            entry[0] += patient.cid
+            entry[1] += 1
+    return dict(sorted(counts.items()))
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    # Decimal on each value's text: the mean of 0.35, 1, 1, 1.15 and 2 is 1.1, not 1.0999...
+    if not values:
+        return None
+    total = sum((Decimal(str(v)) for v in values), Decimal(0))
+    return float(round(total / len(values), 3))
+
+
+def _range(values: Sequence[float]) -> list[float] | None:
+    return [min(values), max(values)] if values else None
+
+
+def _ratio(pair: Sequence[int]) -> str:
+    return f"{pair[0]}/{pair[1]}"
+
+
+def _dose(mean: float | None, span: list[float] | None) -> str:
+    if mean is None or span is None:
+        return "unknown"
+    return f"{mean:g} (range {span[0]:g}-{span[1]:g})"
+
+
+def render_cohort(cohort: Cohort, console: Console) -> None:
+    """The summary as a table that reads like the study's results paragraph."""
+    data = cohort.to_dict()
+    cid, steroid = data["cid_within_6_months"], data["steroid_mg_per_kg_day_in_cid"]
+    by_use = sorted(cid["by_drug"].items(), key=lambda item: -item[1][1])
+    drugs = ", ".join(f"{drug} {pair[1]}" for drug, pair in by_use)
+    table = Table(title=f"Cohort of {data['patients']} patients", show_lines=True)
+    table.add_column("measure")
+    table.add_column("result", overflow="fold")
+    table.add_row("JAK inhibitor", drugs or "none")
+    undecided = f" ({cid['undecided']} still undecided)" if cid["undecided"] else ""
+    table.add_row("CID within 6 months of the JAK-inhibitor start",
+                  f"{cid['n']}/{data['patients']}{undecided}")
+    table.add_row("  by antibody", ", ".join(
+        f"{name} {_ratio(pair)}" for name, pair in cid["by_antibody"].items()) or "-")
+    table.add_row("  by JAK inhibitor", ", ".join(
+        f"{name} {_ratio(pair)}" for name, pair in cid["by_drug"].items()) or "-")
+    table.add_row(f"Prednisone in the {steroid['patients']} CID patients, mg/kg/day",
+                  f"{_dose(steroid['before_mean'], steroid['before_range'])} at baseline; "
+                  f"{_dose(steroid['after_mean'], steroid['after_range'])} at the last visit; "
+                  f"stopped in {steroid['stopped']}")
+    on, eligible = data["withdrawal_on_at_baseline_in_cid"], data["withdrawal_eligible"]
+    table.add_row("Eligible to withdraw (CID patients on it at baseline)", ", ".join(
+        f"{name.replace('_', ' ')} {eligible[name]} ({on[name]})" for name in WITHDRAWALS))
+    ifn = data["ifn_alpha_fg_ml"]
+    if ifn["baseline_range"] and ifn["last_visit_range"]:
+        low, high = ifn["baseline_range"]
+        after_low, after_high = ifn["last_visit_range"]
+        table.add_row("Serum IFN-alpha, fg/mL", f"{low:g}-{high:g} at baseline; "
+                      f"{after_low:g}-{after_high:g} at the last visit")
+    table.add_row("Adverse events (patients)", ", ".join(
+        f"{name.replace('_', ' ')} {count}" for name, count in data["adverse_events"].items())
+        or "none recorded")
+    console.print(table)
+    for invalid in data["invalid"]:
+        console.print(f"not included: {invalid['file']} (invalid; see the errors above)",
+                      style="red", markup=False)
+    console.print("CID: the study's definition (PRINTO and skin DAS = 0) at a visit within 183 "
+                  "days of the JAK-inhibitor start, judged at each patient's last visit.",
+                  style="dim", markup=False)

@@ -1,0 +1,124 @@
+"""`jdm-cds cohort`: the study's ten reconstructed cases reproduce its published results."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from engine.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "features" / "study_cases"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["cohort", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def study() -> dict[str, Any]:
+    code, out, err = run(str(CASES), "--format", "json")
+    assert (code, err) == (0, "")
+    summary: dict[str, Any] = json.loads(out)
+    return summary
+
+
+def test_patients_and_drugs(study: dict[str, Any]) -> None:
+    assert study["patients"] == 10
+    totals = {drug: pair[1] for drug, pair in study["cid_within_6_months"]["by_drug"].items()}
+    assert totals == {"ruxolitinib": 7, "baricitinib": 3}
+    assert study["invalid"] == []
+
+
+def test_cid_within_6_months_by_antibody(study: dict[str, Any]) -> None:
+    cid = study["cid_within_6_months"]
+    assert cid["n"] == 5
+    assert cid["undecided"] == 0
+    by_antibody = dict(cid["by_antibody"])
+    assert by_antibody.pop("anti-MDA5") == [2, 2]
+    assert by_antibody.pop("anti-NXP2") == [3, 4]
+    assert by_antibody.pop("anti-TIF1g") == [0, 3]
+    # The tenth patient's antibody is not published: one patient, without CID, whatever
+    # group the reconstruction chose.
+    assert list(by_antibody.values()) == [[0, 1]]
+
+
+def test_steroid_dose_in_the_cid_patients(study: dict[str, Any]) -> None:
+    steroid = study["steroid_mg_per_kg_day_in_cid"]
+    assert steroid["patients"] == 5
+    assert steroid["before_mean"] == pytest.approx(1.1)
+    assert steroid["before_range"] == [0.35, 2]
+    assert steroid["after_mean"] == pytest.approx(0.1)
+    assert steroid["after_range"] == [0, 0.3]
+    assert steroid["stopped"] == 2
+    assert steroid["unknown"] == 0
+
+
+def test_every_cid_patient_on_plasma_exchange_or_immunoadsorption_could_withdraw_it(
+        study: dict[str, Any]) -> None:
+    on_at_baseline = study["withdrawal_on_at_baseline_in_cid"]
+    assert sum(on_at_baseline.values()) > 0
+    assert study["withdrawal_eligible"] == on_at_baseline
+
+
+def test_adverse_events_and_ifn_alpha(study: dict[str, Any]) -> None:
+    events = study["adverse_events"]
+    assert (events["herpes_zoster"], events["skin_abscess"]) == (3, 2)
+    ifn = study["ifn_alpha_fg_ml"]
+    # High at baseline in all, normal later in all: every last value is below every
+    # baseline value.
+    assert ifn["last_visit_range"][1] < ifn["baseline_range"][0]
+
+
+def test_case_files_record_what_the_patient_model_cannot() -> None:
+    texts = [path.read_text(encoding="utf-8") for path in sorted(CASES.glob("P*.yaml"))]
+    assert [path.stem for path in sorted(CASES.glob("P*.yaml"))] == [
+        f"P{n:02d}" for n in range(1, 11)]
+    assert all("RECONSTRUCTION from the published aggregate results" in t and
+               "NOT the real patient" in t for t in texts)
+    courses = [re.search(r"Disease course: ([\w-]+)", t) for t in texts]
+    assert sorted(m.group(1) for m in courses if m) == ["new-onset"] + ["refractory"] * 9
+    indications = [re.search(r"Indication for the JAK inhibitor: ([\w ]+)\.", t) for t in texts]
+    assert sorted(m.group(1) for m in indications if m) == (
+        ["refractory muscle involvement"] * 8 + ["ulcerative skin disease"] * 2)
+
+
+def test_text_reads_like_the_results_paragraph() -> None:
+    code, out, _ = run(str(CASES))
+    assert code == 0
+    assert "ruxolitinib 7, baricitinib 3" in out
+    assert "anti-MDA5 2/2, anti-NXP2 3/4, anti-TIF1g 0/3" in out
+    assert "1.1 (range 0.35-2) at baseline; 0.1 (range 0-0.3) at the last visit" in out
+
+
+def test_invalid_files_are_listed_and_the_rest_summarised(tmp_path: Path) -> None:
+    for name in ("P01.yaml", "P07.yaml"):
+        shutil.copy(CASES / name, tmp_path / name)
+    (tmp_path / "bad.yaml").write_text("id: X\nvisits:\n  - {date: 2020-01-01, ck_u_l: -1}\n",
+                                       encoding="utf-8")
+    code, out, err = run(str(tmp_path), "--format", "json")
+    summary = json.loads(out)
+    assert code == 1
+    assert summary["patients"] == 2
+    assert summary["cid_within_6_months"]["n"] == 1
+    assert [f["file"] for f in summary["invalid"]] == [str(tmp_path / "bad.yaml")]
+    assert "visits[0].ck_u_l: must be >= 0" in summary["invalid"][0]["errors"][0]
+    assert "bad.yaml: visits[0].ck_u_l" in err
+    assert "Traceback" not in out + err
+
+
+def test_an_open_window_is_counted_as_undecided_not_as_no_cid(tmp_path: Path) -> None:
+    text = (CASES / "P01.yaml").read_text(encoding="utf-8")
+    # Keep the baseline and day-45 visits only: the 6-month window is still open.
+    (tmp_path / "early.yaml").write_text(text.split("  - date: 2018-06-03")[0], encoding="utf-8")
+    code, out, _ = run(str(tmp_path), "--format", "json")
+    cid = json.loads(out)["cid_within_6_months"]
+    assert code == 0
+    assert (cid["n"], cid["undecided"], cid["by_antibody"]) == (0, 1, {"anti-MDA5": [0, 1]})
