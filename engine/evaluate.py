@@ -8,8 +8,8 @@ facts with derived values) -> ``runtime`` (durable_rules session) -> this module
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 

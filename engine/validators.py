@@ -308,7 +308,8 @@ def _param_problem(what: str, value: Any, schema: Schema) -> str | None:
         "flag": (isinstance(value, bool), "must be true or false"),
         "status": (name in STATUSES, f"must be one of {', '.join(STATUSES)}"),
         "domains": (_domains_ok(value, schema), "must be a list of {name, measures, edges, "
-                    "points} with one more point value than edges and known visit fields"),
+                    "points} with ascending edges, one more point value than edges and known "
+                    "visit fields"),
         "bands": (isinstance(value, list) and all(isinstance(b, dict) and set(b) == {"from",
                   "label"} for b in value), "must be a list of {from, label}"),
     }
@@ -321,7 +322,8 @@ def _domains_ok(value: Any, schema: Schema) -> bool:
         return False
     for domain in value:
         if not isinstance(domain, dict) or not {"name", "measures", "edges", "points"} <= set(
-                domain) or len(domain["points"]) != len(domain["edges"]) + 1:
+                domain) or len(domain["points"]) != len(domain["edges"]) + 1 \
+                or list(domain["edges"]) != sorted(domain["edges"]):
             return False
         for measure in domain["measures"]:
             if not isinstance(measure, dict) or measure.get("field") not in schema.fields["visit"]:
