@@ -51,8 +51,8 @@ Atom = dict[str, Any]
 # A path: (leaf key, the outcomes it admits) in the order fixed. A step admits several
 # outcomes where the rule's status does not depend on which of them the test has.
 Path = tuple[tuple[str, tuple[Outcome, ...]], ...]
-# Called from inside durable actions: (session id, rule id, result, path index, visit)
-Recorder = Callable[[str, str, str, int, "int | None"], None]
+# What a fired durable rule stands for: (rule id, result, path index).
+Action = tuple[str, str, int]
 
 _SYMBOLS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=", "neq": "!="}
 LEAF_STATUS: dict[Outcome, Status] = {"T": "met", "F": "not_met", "U": "indeterminate"}
@@ -304,6 +304,19 @@ class RuleBase:
         return [rule_id for rule_id, c in self.rules.items()
                 if c.rule.scope == scope and c.rule.kind == "judgement"]
 
+    def engine_keys(self, scope: Scope) -> frozenset[str]:
+        """The fact keys some rule of ``scope`` tests, plus the keys the runtime uses.
+
+        The rest of a fact (values only derived values or reports read) stays out of the
+        engine: durable_rules encodes and decodes the whole fact on every callback.
+        """
+        keys = {"kind", "visit", "judged"}
+        for compiled in self.rules.values():
+            if compiled.rule.scope == scope:
+                keys.update(list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
+                            else leaf.field for leaf in compiled.tests.values())
+        return frozenset(keys)
+
     def visit_watch(self) -> frozenset[str] | None:
         """Fact keys without which no per-visit alert or recommendation can fire.
 
@@ -324,9 +337,13 @@ class RuleBase:
                 keys.update(found)
         return frozenset(keys)
 
-    def durable_rulesets(self, record: Recorder) -> dict[str, dict[str, Any]]:
-        """A fresh ruleset dict for ``Host.set_rulesets`` (which consumes the dict it gets)."""
+    def durable_ruleset(self) -> tuple[dict[str, Any], dict[str, Action | None]]:
+        """The ruleset definition for durable_rules, and what each of its rules records.
+
+        Rule names are ``<rule id>#<path index>``; the catch-all records nothing.
+        """
         definitions: dict[str, Any] = {}
+        actions: dict[str, Action | None] = {}
         for rule_id, compiled in self.rules.items():
             scope = compiled.rule.scope
             for index, (result, path) in enumerate(compiled.paths):
@@ -334,19 +351,16 @@ class RuleBase:
                 if scope == "visit" and compiled.rule.kind == "judgement":
                     test.append({judge_key(rule_id): True})
                 test += [_step_atom(compiled.tests[key], outcomes) for key, outcomes in path]
-                definitions[f"{rule_id}#{index}"] = {
-                    "all": [{"m": {"$and": test}}],
-                    "run": _action(record, rule_id, result, index),
-                }
+                definitions[f"{rule_id}#{index}"] = {"all": [{"m": {"$and": test}}]}
+                actions[f"{rule_id}#{index}"] = (rule_id, result, index)
         # durable_rules raises on a fact no rule matches, and crashes the process when such
         # a session is deleted. Judged facts always match their judgements' paths; every
         # other fact (a visit only alerts look at) is taken by this rule.
         # (A condition made of ``$nex`` alone hangs durable_rules 2.0.28: ``$ex`` goes first.)
         definitions["unjudged"] = {
-            "all": [{"m": {"$and": [{"$ex": {"kind": 1}}, {"$nex": {"judged": 1}}]}}],
-            "run": _ignore,
-        }
-        return {RULESET: definitions}
+            "all": [{"m": {"$and": [{"$ex": {"kind": 1}}, {"$nex": {"judged": 1}}]}}]}
+        actions["unjudged"] = None
+        return definitions, actions
 
 
 def _present_key(leaf: Leaf, outcomes: tuple[Outcome, ...]) -> str | None:
@@ -356,19 +370,6 @@ def _present_key(leaf: Leaf, outcomes: tuple[Outcome, ...]) -> str | None:
     if isinstance(leaf, Compare):
         return leaf.field if "U" not in outcomes else None
     return None  # a status test's "unknown" includes the value "indeterminate"
-
-
-def _action(record: Recorder, rule_id: str, result: str, index: int) -> Callable[[Any], None]:
-    def run(c: Any) -> None:
-        fact = c.m
-        record(fact["sid"], rule_id, result, index,
-               fact["visit"] if fact["kind"] == "visit" else None)
-
-    return run
-
-
-def _ignore(c: Any) -> None:
-    """Takes a fact that no judgement looks at."""
 
 
 def compile_packs(packs: Iterable[RulePack]) -> RuleBase:

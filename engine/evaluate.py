@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 from engine.assessment import (
     Alert,
@@ -26,7 +26,7 @@ from engine.assessment import (
 from engine.compiler import LEAF_STATUS, CompiledRule, Outcome, RuleBase, leaf_key, list_key
 from engine.facts import Fact, Timeline, patient_fact, timeline, visit_facts
 from engine.patient import Patient
-from engine.rule_types import Compare, Contains, Is, Leaf, RuleRef, Status
+from engine.rule_types import Compare, Contains, Is, Leaf, RuleRef, Scope, Status
 from engine.runtime import Outcomes, RuleExecutionError, Runtime
 
 # Guidance providers get the patient and the assessment so far, and return cards and
@@ -67,9 +67,15 @@ class Evaluator:
         self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
         self._visit_judgements = rulebase.judgements("visit")
         self._patient_judged = bool(rulebase.judgements("patient"))
+        self._patient_rules = any(c.rule.scope == "patient" for c in rulebase.rules.values())
         # A visit that no judgement needs is asserted only if a per-visit alert could match
         # it (it holds a key such a rule needs): each asserted fact costs a callback.
         self._watch = rulebase.visit_watch()
+        self._engine_keys = {scope: rulebase.engine_keys(scope) for scope in get_args(Scope)}
+
+    def _engine_view(self, fact: Fact, scope: Scope) -> Fact:
+        keys = self._engine_keys[scope]
+        return {k: v for k, v in fact.items() if k in keys or k.startswith("judge:")}
 
     def _watched(self, fact: Fact) -> bool:
         return self._watch is None or not self._watch.isdisjoint(fact)
@@ -80,14 +86,15 @@ class Evaluator:
         visits = visit_facts(tl, self._visit_derived, self._patient_derived,
                              self._visit_judgements, details)
         with self.runtime.session() as session:
-            session.assert_facts([fact for fact in visits
+            session.assert_facts([self._engine_view(fact, "visit") for fact in visits
                                   if fact.get("judged") or self._watched(fact)])
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
                         for rule in self._visit_judgements}
             patient_facts = patient_fact(tl, visits, statuses, self._patient_derived,
                                          self._patient_judged, details)
-            session.assert_facts([patient_facts])
+            if self._patient_rules:
+                session.assert_facts([self._engine_view(patient_facts, "patient")])
             outcomes = session.outcomes
         assessment = _Builder(tl, visits, patient_facts, outcomes, details,
                               self._explained).build(self.rulebase.rules.values())
@@ -157,12 +164,9 @@ class _Builder:
         return index, None if index is None else self.visits[index]
 
     def firings(self, compiled: CompiledRule) -> list[tuple[int | None, Fact]]:
-        if compiled.rule.scope == "patient":
-            candidates: list[tuple[int | None, Fact]] = [(None, self.patient)]
-        else:
-            candidates = list(enumerate(self.visits))
-        return [(visit, fact) for visit, fact in candidates
-                if decision(self.outcomes, compiled.rule.id, visit)[0] == "met"]
+        fired = self.outcomes.visits_of(compiled.rule.id)
+        return [(visit, self.patient if visit is None else self.visits[visit])
+                for visit in fired if decision(self.outcomes, compiled.rule.id, visit)[0] == "met"]
 
     def judgement(self, compiled: CompiledRule) -> Judgement:
         rule, pack = compiled.rule, compiled.pack

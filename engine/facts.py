@@ -318,19 +318,23 @@ TREATMENT_NAMES = frozenset((*DRUGS, *TREATMENT_CLASSES))
 # --- fact building -------------------------------------------------------------------
 
 
-def _present(values: Mapping[str, Any]) -> Fact:
-    fact: Fact = {}
-    for name, value in values.items():
-        if value is None:
+def _present(values: Mapping[str, Any], types: Mapping[str, FieldType]) -> Fact:
+    """The values that are there, lists as one key per item, dates as ISO text."""
+    fact = {name: value for name, value in values.items() if value is not None}
+    for name, kind in types.items():
+        if name not in fact:
             continue
-        if isinstance(value, list | tuple | set | frozenset):
-            for item in value:
+        if kind == "list":
+            for item in fact.pop(name):
                 fact[list_key(name, str(item))] = True
-        elif isinstance(value, date):
-            fact[name] = value.isoformat()
-        else:
-            fact[name] = value
+        elif kind == "text" and isinstance(fact[name], date):
+            fact[name] = fact[name].isoformat()
     return fact
+
+
+# Fields that need more than copying (the others are numbers).
+_SPECIAL = {scope: {name: kind for name, kind in fields.items() if kind in ("list", "text")}
+            for scope, fields in BASE_FIELDS.items()}
 
 
 def visit_facts(tl: Timeline, visit_derived: list[Derived], patient_derived: list[Derived],
@@ -345,7 +349,7 @@ def visit_facts(tl: Timeline, visit_derived: list[Derived], patient_derived: lis
     facts = []
     for index, visit in enumerate(tl.visits):
         # The validated model's own attributes: model_dump would copy every visit again.
-        fact = _present(vars(visit))
+        fact = _present(vars(visit), _SPECIAL["visit"])
         for item in visit_derived:
             compute: VisitCompute = KINDS[item.kind].compute  # type: ignore[assignment]
             _store(fact, item.name, compute(tl, index, fact, item.params),
@@ -369,7 +373,7 @@ def patient_fact(tl: Timeline, facts: list[Fact], statuses: Statuses,
                  derived: list[Derived], judged: bool, details: dict[str, Any]) -> Fact:
     """The patient fact; ``judged`` when some patient-scope judgement will take it."""
     fact = _present({"antibodies": tl.patient.antibodies, "sex": tl.patient.sex,
-                     "evaluation_date": tl.at})
+                     "evaluation_date": tl.at}, _SPECIAL["patient"])
     for item in derived:
         compute: PatientCompute = KINDS[item.kind].compute  # type: ignore[assignment]
         _store(fact, item.name, compute(tl, facts, statuses, fact, item.params), details)

@@ -1,11 +1,17 @@
 """Run compiled rules in durable_rules: one session per evaluation.
 
+The runtime drives the C core of durable_rules (``durable_rules_engine``) directly: it
+asserts facts, then takes the rules that fired one by one and records them. The Python
+host of durable_rules would build a closure, and encode and decode the session state,
+for every fired rule: a third of an evaluation's time, for features we do not use.
+
 Each pitfall of durable_rules 2.0.28 is handled here, in one place:
 - a catch-all rule (compiler) so no fact is unhandled: an unhandled message raises, and
   deleting its session crashes the process;
 - the session is deleted in ``finally``: a ruleset holds at most 1,024 live sessions;
-- an exception inside an action is swallowed by durable_rules and left in the session
-  state; it is read back after every assertion and raised as ``RuleExecutionError``;
+- durable_rules' Python host swallows an exception raised in an action; here the actions
+  are ours and run in our loop, so a failure is raised as ``RuleExecutionError`` (after
+  the action is abandoned, so that the session can be deleted);
 - facts are built from validated models with absent values dropped (``None`` matches
   neither ``$ex`` nor ``$nex``), and every fact carries an identity (``kind`` plus
   ``visit``) because identical facts raise.
@@ -14,6 +20,7 @@ Each pitfall of durable_rules 2.0.28 is handled here, in one place:
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,9 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import engine as durable_engine
+import durable_rules_engine as core
 
-from engine.compiler import RULESET, RuleBase
+from engine.compiler import RULESET, Action, RuleBase
+
+# Results of the core's assert calls, as durable/engine.py (Ruleset._handle_result) reads
+# them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.
+_NOT_HANDLED, _OBSERVED, _NO_STATE = 1, 2, 3
 
 
 class RuleExecutionError(Exception):
@@ -48,41 +59,61 @@ class Outcomes:
     def of(self, rule_id: str, visit: int | None) -> list[tuple[str, int]]:
         return self.fired.get((rule_id, visit), [])
 
+    def visits_of(self, rule_id: str) -> list[int | None]:
+        """The facts (visit index, or None for the patient) on which the rule fired."""
+        return [visit for rule, visit in self.fired if rule == rule_id]
+
 
 class Runtime:
-    """A durable_rules host loaded with one rule base. Not shared between threads."""
+    """One compiled rule base loaded into durable_rules. Not shared between threads."""
 
     def __init__(self, rulebase: RuleBase) -> None:
         self.rulebase = rulebase
-        self._host = durable_engine.Host()
+        definitions, self._actions = rulebase.durable_ruleset()
+        self._handle = core.create_ruleset(RULESET, json.dumps(definitions))
         self._live: dict[str, Outcomes] = {}
         self._ids = itertools.count()
         self._owner = threading.get_ident()
-        self._host.set_rulesets(rulebase.durable_rulesets(self._record))
 
     def _record(self, sid: str, rule_id: str, result: str, path: int, visit: int | None
                 ) -> None:
         self._live[sid].record(rule_id, result, path, visit)
+
+    def _run_actions(self, sid: str, state: int) -> None:
+        """Record every rule the last assertion fired, in the order the engine gives them."""
+        started = core.start_action_for_state(self._handle, state)
+        message = started[1] if started else None
+        while message:
+            name, matched = next(iter(json.loads(message).items()))
+            action = self._actions[name]
+            if action is not None:
+                fact = matched["m"]
+                try:
+                    self._record(sid, *action, fact.get("visit") if fact["kind"] == "visit"
+                                 else None)
+                except Exception as error:
+                    core.abandon_action(self._handle, state)
+                    raise RuleExecutionError(f"rule {name} failed: {error}") from error
+            message = core.complete_and_start_action(self._handle, state)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         if threading.get_ident() != self._owner:
             raise RuntimeError("a Runtime is used by the thread that created it only")
         sid = str(next(self._ids))
-        outcomes = Outcomes()
-        self._live[sid] = outcomes
-        session = Session(self._host, sid, outcomes)
+        self._live[sid] = Outcomes()
+        session = Session(self, sid, self._live[sid])
         try:
             yield session
         finally:
             del self._live[sid]
             if session.stored:
-                self._host.delete_state(RULESET, sid)
+                core.delete_state(self._handle, sid)
 
 
 @dataclass
 class Session:
-    _host: Any
+    runtime: Runtime
     sid: str
     outcomes: Outcomes
     # durable_rules has state for a session only once it has handled a fact: deleting a
@@ -90,14 +121,15 @@ class Session:
     stored: bool = False
 
     def assert_facts(self, facts: list[dict[str, Any]]) -> None:
-        """Assert facts; every rule they satisfy runs before this returns."""
+        """Assert facts; every rule they satisfy is recorded before this returns."""
         if not facts:
             return
-        state = self._host.assert_facts(RULESET, [{**fact, "sid": self.sid} for fact in facts])
+        runtime = self.runtime
+        result = core.assert_facts(
+            runtime._handle, json.dumps([{**fact, "sid": self.sid} for fact in facts]))
+        if result[0] == _NOT_HANDLED:
+            raise RuleExecutionError("a fact matched no rule (the catch-all rule is missing)")
+        if result[0] == _OBSERVED:
+            raise RuleExecutionError("a fact identical to one already asserted")
         self.stored = True
-        if isinstance(state, dict) and "exception" in state:
-            raise RuleExecutionError(_first_line(str(state["exception"])))
-
-
-def _first_line(text: str) -> str:
-    return text.split(", traceback")[0]
+        runtime._run_actions(self.sid, 0 if result[0] == _NO_STATE else result[1])
