@@ -10,6 +10,7 @@ same answers, several times more slowly, and this runs in every evaluation.)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
@@ -22,6 +23,7 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _HUNDRED = Decimal(100)
 
 
+@functools.lru_cache(maxsize=4096)  # band edges and scale ends recur in every evaluation
 def exact(value: float | int) -> Decimal:
     return Decimal(str(value))  # a float's str is the shortest text that reads back as it
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from engine.compiler import RULESET, Action, RuleBase
 # Results of the core's assert calls, as durable/engine.py (Ruleset._handle_result) reads
 # them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.
 _NOT_HANDLED, _OBSERVED, _NO_STATE = 1, 2, 3
+_VISIT = re.compile(r'"visit": ?(-?[0-9]+)[,}]')
 
 
 class RuleExecutionError(Exception):
@@ -52,16 +54,20 @@ class Outcomes:
     fired: dict[tuple[str, int | None], list[tuple[str, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    facts: dict[str, list[int | None]] = field(default_factory=lambda: defaultdict(list))
 
     def record(self, rule_id: str, result: str, path: int, visit: int | None) -> None:
-        self.fired[(rule_id, visit)].append((result, path))
+        fired = self.fired[(rule_id, visit)]
+        if not fired:
+            self.facts[rule_id].append(visit)
+        fired.append((result, path))
 
     def of(self, rule_id: str, visit: int | None) -> list[tuple[str, int]]:
         return self.fired.get((rule_id, visit), [])
 
     def visits_of(self, rule_id: str) -> list[int | None]:
         """The facts (visit index, or None for the patient) on which the rule fired."""
-        return [visit for rule, visit in self.fired if rule == rule_id]
+        return self.facts.get(rule_id, [])
 
 
 class Runtime:
@@ -84,13 +90,15 @@ class Runtime:
         started = core.start_action_for_state(self._handle, state)
         message = started[1] if started else None
         while message:
-            name, matched = next(iter(json.loads(message).items()))
+            # The core writes {"<rule name>":{"m":<fact>}}. Decoding the whole fact for its
+            # rule name and visit index would cost more than everything else here; our
+            # facts carry "visit" (an int) on visit facts only, and names have no quotes.
+            name = message[2:message.index('"', 2)]
             action = self._actions[name]
             if action is not None:
-                fact = matched["m"]
+                visit = _VISIT.search(message)
                 try:
-                    self._record(sid, *action, fact.get("visit") if fact["kind"] == "visit"
-                                 else None)
+                    self._record(sid, *action, int(visit.group(1)) if visit else None)
                 except Exception as error:
                     core.abandon_action(self._handle, state)
                     raise RuleExecutionError(f"rule {name} failed: {error}") from error
