@@ -273,7 +273,7 @@ def _show(value: Any) -> str:
     if value is None:
         return "unknown"
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.2f}".rstrip("0").rstrip(".")  # 0.151515 mg/kg/day reads as 0.15
     return str(value)
 
 

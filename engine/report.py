@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,15 +25,20 @@ def to_json(assessments: Sequence[Assessment], many: bool) -> str:
 
 
 def _criteria(judgement: Judgement, status: str) -> str:
-    names = [c["criterion"] or c["test"] for c in judgement.because.get("criteria", [])
-             if c["status"] == status]
+    tests = judgement.because.get("criteria", [])
+    sizes = Counter(c["criterion"] for c in tests)
+    # A criterion made of several tests can hold in one and fail in another: name the test.
+    names = [c["test"] if not c["criterion"] else c["criterion"] if sizes[c["criterion"]] == 1
+             else f"{c['criterion']}: {c['test']}" for c in tests if c["status"] == status]
     return ", ".join(dict.fromkeys(names)) or "-"
 
 
+def _number(value: Any) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
 def _values(judgement: Judgement) -> str:
-    shown = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-             for k, v in judgement.values.items() if v is not None]
-    return "; ".join(shown)
+    return "; ".join(f"{k}={_number(v)}" for k, v in judgement.values.items() if v is not None)
 
 
 def render_text(assessment: Assessment, console: Console) -> None:
@@ -45,6 +51,9 @@ def render_text(assessment: Assessment, console: Console) -> None:
     table = Table(show_lines=True, expand=False)
     for column in ("judgement", "status", "met", "failed", "missing / why open", "rule, citation"):
         table.add_column(column, overflow="fold")
+    # Assumptions are long and shared between rules: each is printed once, under the table,
+    # and the rows that rest on it point to its number.
+    footnotes: dict[str, int] = {}
     for key, judgement in assessment.judgements.items():
         status = Text(judgement.status, style=STATUS_STYLE[judgement.status])
         if judgement.values and _values(judgement):
@@ -52,10 +61,14 @@ def render_text(assessment: Assessment, console: Console) -> None:
         open_items = [*judgement.missing, *judgement.reasons]
         cited = "; ".join(c.label.split(".")[0] for c in judgement.citations)
         notes = [f"{judgement.rule} v{judgement.version}", cited]
-        notes += [f"ASSUMPTION: {a.text}" for a in judgement.assumptions]
+        marks = [footnotes.setdefault(a.text, len(footnotes) + 1) for a in judgement.assumptions]
+        if marks:
+            notes.append("ASSUMPTION " + ", ".join(f"[{n}]" for n in marks))
         table.add_row(key, status, _criteria(judgement, "met"), _criteria(judgement, "not_met"),
                       "\n".join(open_items) or "-", "\n".join(notes))
     console.print(table)
+    for text, number in footnotes.items():
+        console.print(f"[{number}] ASSUMPTION: {text}", style="dim", markup=False)
     for alert in assessment.alerts:
         when = f" ({alert.visit_date})" if alert.visit_date else ""
         console.print(Text.assemble((f"ALERT {alert.indicator}{when}: ",

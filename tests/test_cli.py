@@ -203,8 +203,9 @@ def test_text_output_is_a_table_with_rule_citation_and_assumption() -> None:
         assert met != "-"
         assert cited.startswith(f"{key} v1.0.0")
     assert "Lazarevic D" in row(out, "cid.printo")[5]
-    assert "ASSUMPTION: The study judged CID" in row(out, "cid.printo_skin")[5]
+    assert "ASSUMPTION [" in row(out, "cid.printo_skin")[5]
     assert "ASSUMPTION" not in row(out, "cid.printo")[5]
+    assert "] ASSUMPTION: The study judged CID" in out
     assert "Decision support only" in out
 
 
