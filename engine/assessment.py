@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,16 +19,6 @@ class Source(_Model):
     url: str | None = None
 
 
-class CriterionResult(_Model):
-    """One test of a judgement at the evaluation visit (or on the patient's facts)."""
-
-    test: str = Field(description="the test as written, e.g. 'ck_u_l <= 150'")
-    criterion: str | None = Field(None, description="the named criterion it belongs to")
-    value: Any = Field(None, description="the value tested; absent when not measured")
-    status: Status | Literal["not_needed"] = Field(
-        description="the test's outcome; not_needed when the decision did not depend on it")
-
-
 class Assumption(_Model):
     key: str
     text: str
@@ -41,8 +31,10 @@ class Judgement(_Model):
     pack: str
     title: str
     because: dict[str, Any] = Field(
-        description="facts used (field: value), criteria with their outcome, and the working "
-        "of derived values")
+        description="'facts': the values used (field: value); 'criteria': each test as "
+        "{test, criterion, value, status}, status met, not_met, indeterminate, or not_needed "
+        "when the decision did not depend on it; and the working of derived values (e.g. "
+        "the score's domains)")
     missing: list[str] = Field(description="fields whose absence left the judgement open")
     reasons: list[str] = Field(
         default_factory=list, description="why the judgement is indeterminate, beyond missing data")

@@ -72,6 +72,8 @@ class Cohort:
             "cid_within_6_months": {
                 "n": len(cid),
                 "undecided": sum(p.cid_within_6_months == "indeterminate" for p in self.patients),
+                "not_applicable": sum(p.cid_within_6_months == "not_applicable"
+                                      for p in self.patients),
                 "by_antibody": _with_and_total(self.patients, lambda p: p.antibodies
                                                or (NO_ANTIBODY,)),
                 "by_drug": _with_and_total(self.patients,
@@ -176,8 +178,12 @@ def _steroid_dose(assessment: Assessment) -> float | None:
 
 def _with_and_total(patients: Sequence[PatientSummary],
                     groups: Any) -> dict[str, list[int]]:
+    """[with CID, total] per group, over the patients whose answer is known: a patient
+    still undecided, or never on a JAK inhibitor, is no evidence either way."""
     counts: dict[str, list[int]] = {}
     for patient in patients:
+        if patient.cid_within_6_months not in ("met", "not_met"):
+            continue
         for group in groups(patient):
             entry = counts.setdefault(group, [0, 0])
             entry[0] += patient.cid

@@ -9,8 +9,8 @@ mutually exclusive and cover every fact, so a judgement fires exactly once per f
 judges, and the path that fired says which tests decided it. An absent field matches
 neither ``$lte`` nor ``$gt`` but ``$nex``: missing data is *unknown*, never *false*.
 
-durable_rules calls back into Python once per fired rule, and that call dominates the
-cost of an evaluation (see the field notes); one firing per judgement is the design.
+Each fired rule is an action the runtime takes from the engine, one at a time, and these
+dominate the cost of an evaluation: one firing per judgement is the design.
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ class RuleBase:
         """The fact keys some rule of ``scope`` tests, plus the keys the runtime uses.
 
         The rest of a fact (values only derived values or reports read) stays out of the
-        engine: durable_rules encodes and decodes the whole fact on every callback.
+        engine: durable_rules encodes the whole fact into every firing it reports.
         """
         keys = {"kind", "visit", "judged"}
         for compiled in self.rules.values():
@@ -321,7 +321,7 @@ class RuleBase:
         """Fact keys without which no per-visit alert or recommendation can fire.
 
         An unjudged visit fact lacking all of them cannot match any rule, so it need not
-        be asserted (each asserted fact costs a callback). ``None``: some path needs no
+        be asserted (each asserted fact costs at least one firing). ``None``: some path needs no
         present key, so every visit must be asserted.
         """
         keys: set[str] = set()

@@ -69,7 +69,7 @@ class Evaluator:
         self._patient_judged = bool(rulebase.judgements("patient"))
         self._patient_rules = any(c.rule.scope == "patient" for c in rulebase.rules.values())
         # A visit that no judgement needs is asserted only if a per-visit alert could match
-        # it (it holds a key such a rule needs): each asserted fact costs a callback.
+        # it (it holds a key such a rule needs): each asserted fact costs at least one firing.
         self._watch = rulebase.visit_watch()
         self._engine_keys = {scope: rulebase.engine_keys(scope) for scope in get_args(Scope)}
 

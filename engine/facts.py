@@ -227,8 +227,15 @@ def _visit_recorded(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: F
 
 def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
                       fact: Fact, p: Mapping[str, Any]) -> Any:
-    days = [day for i, day in _window(tl, p) if statuses[(p["rule"], i)] == p["status"]]
-    return days[0] if days else None
+    for i, day in _window(tl, p):
+        status = statuses[(p["rule"], i)]
+        if status == p["status"]:
+            return day
+        if status == "indeterminate":
+            # An earlier visit that could not be judged may have been the first.
+            return DetailedValue(None, {"unknown_because": f"the visit of day {day} could not "
+                                        f"be judged ({p['rule']} is indeterminate there)"})
+    return None
 
 
 def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,

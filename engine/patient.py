@@ -307,9 +307,6 @@ class Patient(BaseModel):
         """First day of any JAK-inhibitor treatment, or None if never given one."""
         return min((t.start for t in self.treatments if t.is_jak_inhibitor), default=None)
 
-    def active_treatments(self, day: dt.date) -> list[Treatment]:
-        return [t for t in self.treatments if t.active_on(day)]
-
     def visits_until(self, day: dt.date | None) -> tuple[Visit, ...]:
         """Visits on or before day (all of them when day is None), oldest first."""
         return tuple(v for v in self.visits if day is None or v.date <= day)
@@ -539,6 +536,8 @@ def load_patient(path: str | os.PathLike[str]) -> Patient:
     """Read, parse and validate one patient file; every failure is a PatientFileError."""
     name = os.fspath(path)
     fmt = _FORMATS.get(Path(name).suffix.lower())
+    if fmt is None and not Path(name).exists():
+        raise _file_error(name, "cannot read file: No such file or directory")
     if fmt is None:
         raise _file_error(name, "unsupported file type (expected .yaml, .yml or .json)")
     try:

@@ -29,7 +29,6 @@ COMPARISONS: dict[str, tuple[str, str]] = {
     "eq": ("$eq", "$neq"),
     "neq": ("$neq", "$eq"),
 }
-OPERATORS = (*COMPARISONS, "is", "contains")
 
 
 @dataclass(frozen=True)

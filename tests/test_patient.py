@@ -525,11 +525,11 @@ def test_active_treatments() -> None:
     ]
     p = validate_patient(patient(treatments=treatments), "p.yaml")
 
-    assert [t.drug for t in p.active_treatments(dt.date(2020, 5, 31))] == [
+    assert [t.drug for t in p.treatments if t.active_on(dt.date(2020, 5, 31))] == [
         "prednisone",
         "methotrexate",
     ]
-    assert [t.drug for t in p.active_treatments(dt.date(2020, 6, 1))] == [
+    assert [t.drug for t in p.treatments if t.active_on(dt.date(2020, 6, 1))] == [
         "methotrexate",
         "ruxolitinib",
     ]

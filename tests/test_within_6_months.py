@@ -37,7 +37,10 @@ CASES: list[tuple[str, list[tuple[int, dict[str, Any]]], int | None, str, int | 
      [NO_VISIT, STILL_OPEN]),
     ("unclear-visit-in-window", [(0, ACTIVE), (90, UNCLEAR), (200, ACTIVE)], None,
      "indeterminate", None, [UNCLEAR_VISIT]),
-    ("unclear-visit-but-cid-elsewhere", [(0, UNCLEAR), (90, CID)], None, "met", 90, []),
+    # Met, but the unjudged day-0 visit may have been the first in CID: the day is unknown.
+    ("unclear-visit-but-cid-elsewhere", [(0, UNCLEAR), (90, CID)], None, "met", None, []),
+    ("unclear-visit-after-the-first-cid", [(0, ACTIVE), (60, CID), (90, UNCLEAR)], None, "met",
+     60, []),
     ("unclear-visit-outside-window", [(0, ACTIVE), (90, ACTIVE), (190, UNCLEAR)], None,
      "not_met", None, []),
     ("later-cid-visit-not-yet-seen", [(0, ACTIVE), (90, ACTIVE), (150, CID)], 120,
