@@ -71,7 +71,9 @@ class Recommendation(_Model):
 
 
 class GuidanceCard(_Model):
-    """Advice from a plugin's guidance hook."""
+    """Advice from a plugin's guidance hook. Immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     indicator: Indicator

@@ -187,7 +187,12 @@ def _cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], list[str]
         return [], [f"returned {type(returned).__name__}, not a list of guidance cards"]
     cards, problems = [], []
     for number, item in enumerate(returned, start=1):
-        data = item.model_dump() if isinstance(item, GuidanceCard) else item
+        if isinstance(item, GuidanceCard):
+            # Already validated when it was built: only the plugin's name is stamped on.
+            cards.append(item if item.plugin == plugin
+                         else item.model_copy(update={"plugin": plugin}))
+            continue
+        data = item
         if not isinstance(data, Mapping):
             problems.append(f"card {number} is a {type(item).__name__}, not a guidance card")
             continue
