@@ -42,13 +42,12 @@ def decision(outcomes: Outcomes, rule_id: str, visit: int | None) -> tuple[Statu
     A judged fact fires exactly one path of each judgement; an alert or recommendation
     fires one path when it holds and none otherwise. No path: not judged here.
     """
-    proved = [(result, path) for result, path in outcomes.of(rule_id, visit)
-              if not result.startswith("reason:")]
-    if len(proved) > 1:
-        raise RuleExecutionError(f"rule '{rule_id}' was proved {len(proved)} times on one fact")
-    if not proved:
+    if (rule_id, visit) in outcomes.conflicts:
+        raise RuleExecutionError(f"rule '{rule_id}' was proved more than once on one fact")
+    proved = outcomes.decided.get((rule_id, visit))
+    if proved is None:
         return "indeterminate", None
-    result, path = proved[0]
+    result, path = proved
     return result, path  # type: ignore[return-value]
 
 
@@ -109,6 +108,7 @@ class _Explained:
     """What a rule's explanation needs that does not change between evaluations."""
 
     tests: tuple[tuple[Leaf, str, str | None], ...]  # (test, its key, its criterion)
+    steps: tuple[dict[str, tuple[Outcome, ...]], ...]  # each path's outcomes, by test key
     assumptions: list[Assumption]
     citations: list[Source]
 
@@ -118,6 +118,7 @@ class _Explained:
         return cls(
             tests=tuple((leaf, leaf_key(leaf), compiled.leaf_criteria.get(leaf_key(leaf)))
                         for leaf in compiled.leaves),
+            steps=tuple(dict(path) for _, path in compiled.paths),
             assumptions=[Assumption(key=key, text=pack.assumptions[key].text)
                          for key in rule.assumptions],
             citations=[Source(label=pack.references[key].citation,
@@ -175,8 +176,8 @@ class _Builder:
         fact = fact or {}
         # The path that fired fixed the outcome of each test it needed; the others did not
         # matter to this decision.
-        decided = dict(compiled.paths[path][1]) if path is not None else {}
         explained = self.explained[rule.id]
+        decided = explained.steps[path] if path is not None else {}
         criteria, missing, open_statuses = [], [], []
         for leaf, key, criterion in explained.tests:
             value = fact.get(leaf.field)
@@ -212,14 +213,12 @@ class _Builder:
                         for name in dict.fromkeys((*compiled.fields, *rule.report))
                         if name not in fact
                         and "unknown_because" in self.details.get(name, {})]
-        # Every value here comes from the engine and the validated facts: construct without
-        # validating again (this runs for every judgement of every evaluation).
-        return Judgement.model_construct(
+        return Judgement(
             status=status, rule=rule.id, version=pack.version, pack=pack.id, title=rule.title,
             because=because, reasons=reasons,
             # A decided judgement was not left open by what it did not need.
             missing=list(dict.fromkeys(missing)) if status == "indeterminate" else [],
-            assumptions=explained.assumptions, citations=explained.citations,
+            assumptions=list(explained.assumptions), citations=list(explained.citations),
             visit_date=None if visit is None else self.tl.visits[visit].date,
             values={name: fact.get(name) for name in rule.report}, plugin=pack.plugin,
         )

@@ -14,7 +14,6 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
-from fractions import Fraction
 from typing import Any
 
 # Unbounded precision: additions and products are exact. No division is made in it (a
@@ -71,8 +70,14 @@ def _choose(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
     if not usable:
         return None
     if domain.get("choose") == "most_abnormal":
-        return max(usable, key=lambda m: Fraction(exact(baseline[m["field"]]))
-                   / Fraction(exact(m["upper_normal"])))
+        # Baseline / upper limit of normal, compared exactly by cross-multiplication; the
+        # first of equal ones wins.
+        def above(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
+            left = _EXACT.multiply(exact(baseline[a["field"]]), exact(b["upper_normal"]))
+            right = _EXACT.multiply(exact(baseline[b["field"]]), exact(a["upper_normal"]))
+            return (left > right) - (left < right)
+
+        return max(usable, key=functools.cmp_to_key(above))
     return usable[0]
 
 

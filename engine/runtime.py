@@ -55,12 +55,21 @@ class Outcomes:
         default_factory=lambda: defaultdict(list)
     )
     facts: dict[str, list[int | None]] = field(default_factory=lambda: defaultdict(list))
+    # The status each rule proved on each fact, and the path that proved it (reasons aside).
+    decided: dict[tuple[str, int | None], tuple[str, int]] = field(default_factory=dict)
+    # Facts on which a rule proved more than one status: a compiler error, never hidden.
+    conflicts: set[tuple[str, int | None]] = field(default_factory=set)
 
     def record(self, rule_id: str, result: str, path: int, visit: int | None) -> None:
-        fired = self.fired[(rule_id, visit)]
+        key = (rule_id, visit)
+        fired = self.fired[key]
         if not fired:
             self.facts[rule_id].append(visit)
         fired.append((result, path))
+        if not result.startswith("reason:"):
+            if key in self.decided:
+                self.conflicts.add(key)
+            self.decided[key] = (result, path)
 
     def of(self, rule_id: str, visit: int | None) -> list[tuple[str, int]]:
         return self.fired.get((rule_id, visit), [])
