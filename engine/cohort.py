@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from os import PathLike
 from typing import Any
@@ -21,7 +20,8 @@ from rich.table import Table
 
 from engine.assessment import Assessment
 from engine.evaluate import Evaluator
-from engine.patient import Patient, PatientFileError, Visit, iter_patient_files, load_patient
+from engine.facts import timeline
+from engine.patient import Patient, PatientFileError, iter_patient_files, load_patient
 from engine.runtime import RuleExecutionError
 
 CID_WITHIN_6_MONTHS = "cid.within_6_months"
@@ -127,9 +127,13 @@ def summarise(paths: Iterable[str | PathLike[str]],
 
 def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
     last = evaluator.evaluate(patient)
-    start = patient.jak_start
-    baseline_day = _baseline_day(patient, start)
-    baseline = None if baseline_day is None else evaluator.evaluate(patient, baseline_day)
+    # The engine's own reading of the patient: JAK-inhibitor start and baseline visit.
+    tl = timeline(patient)
+    start = tl.start_of("jak_inhibitor")
+    index = tl.role("baseline")
+    baseline_visit = None if index is None else tl.visits[index]
+    baseline = None if baseline_visit is None else evaluator.evaluate(patient,
+                                                                       baseline_visit.date)
     followed = [evaluator.evaluate(patient, visit.date) for visit in patient.visits
                 if start is not None and visit.date >= start]
     return PatientSummary(
@@ -146,21 +150,9 @@ def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
                            if any(a.judgements[rule].status == "met" for a in followed)),
         adverse_events=frozenset(event for visit in patient.visits
                                  for event in visit.adverse_events),
-        ifn_alpha=(_visit_on(patient, baseline_day).ifn_alpha_fg_ml if baseline_day else None,
+        ifn_alpha=(None if baseline_visit is None else baseline_visit.ifn_alpha_fg_ml,
                    patient.visits[-1].ifn_alpha_fg_ml),
     )
-
-
-def _visit_on(patient: Patient, day: date) -> Visit:
-    return next(visit for visit in patient.visits if visit.date == day)
-
-
-def _baseline_day(patient: Patient, start: date | None) -> date | None:
-    """The date of the baseline visit: the last visit on or before the JAK-inhibitor start."""
-    if start is None:
-        return None
-    before = [visit.date for visit in patient.visits if visit.date <= start]
-    return before[-1] if before else None
 
 
 def _first_jak_inhibitor(patient: Patient) -> str | None:

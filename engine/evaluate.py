@@ -23,7 +23,15 @@ from engine.assessment import (
     Recommendation,
     Source,
 )
-from engine.compiler import LEAF_STATUS, CompiledRule, Outcome, RuleBase, leaf_key, list_key
+from engine.compiler import (
+    LEAF_STATUS,
+    CompiledRule,
+    Outcome,
+    RuleBase,
+    judge_key,
+    leaf_key,
+    list_key,
+)
 from engine.facts import Fact, Timeline, patient_fact, timeline, visit_facts
 from engine.patient import Patient
 from engine.rule_types import Compare, Contains, Is, Leaf, RuleRef, Scope, Status
@@ -87,9 +95,10 @@ class Evaluator:
         with self.runtime.session() as session:
             session.assert_facts([self._engine_view(fact, "visit") for fact in visits
                                   if fact.get("judged") or self._watched(fact)])
+            # Only the pairs asked for: a judgement not asked for at a visit has no status.
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
-                        for rule in self._visit_judgements}
+                        for rule in self._visit_judgements if fact.get(judge_key(rule))}
             patient_facts = patient_fact(tl, visits, statuses, self._patient_derived,
                                          self._patient_judged, details)
             if self._patient_rules:

@@ -49,11 +49,6 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
-def installed_plugins() -> list[str]:
-    """Names of every plugin installed under the ``jdm_cds`` entry-point group."""
-    return sorted(_packages_by_plugin())
-
-
 def _packages_by_plugin() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for ep in importlib.metadata.entry_points(group=PROJECT):
