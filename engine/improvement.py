@@ -4,8 +4,12 @@ The point table, scale ranges and the enzyme rule all come from the rule pack's 
 this module only does the arithmetic. Values are read as the decimal text they were
 written in, and a percent change (gain / scale x 100) is compared with a band edge by
 cross-multiplication in a context where sums and products are exact: 0.5 of a 10-cm
-scale is exactly 5% and scores 0, as the table's "<= 5%" says. (``Fraction`` gives the
-same answers, several times more slowly, and this runs in every evaluation.)
+scale is exactly 5% and scores 0, as the table's "<= 5%" says.
+
+Exact arithmetic is needed only near a tie: floating point decides every comparison
+whose two sides differ by far more than its rounding error can reach, and the exact
+cross-multiplication decides the rest, so the answers are those of exact arithmetic at
+a fraction of its cost (this runs in every evaluation).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from typing import Any
 # non-terminating quotient would not fit).
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _HUNDRED = Decimal(100)
+# Floating point decides a comparison of two sums of products when they differ by more
+# than this share of the magnitudes involved: its own error is a few units of 2**-53
+# (about 1e-16) of them, so the margin leaves a factor of ten thousand to spare.
+_MARGIN = 1e-12
 
 
 @functools.lru_cache(maxsize=4096)  # band edges and scale ends recur in every evaluation
@@ -27,29 +35,48 @@ def exact(value: float | int) -> Decimal:
     return Decimal(str(value))  # a float's str is the shortest text that reads back as it
 
 
+def _clear(left: float, right: float, magnitude: float) -> bool:
+    """Floating point alone tells ``left`` from ``right``: they are far from a tie."""
+    return abs(left - right) > _MARGIN * magnitude
+
+
 @dataclass(frozen=True)
 class Change:
-    """A percent change, ``gain / scale x 100``, with ``scale`` > 0."""
+    """A percent change, ``(start - end) / (high - low) x 100``, with ``high`` > ``low``.
 
-    gain: Decimal
-    scale: Decimal
+    Each value is a float as read from the patient or rule file, and stands for the
+    decimal text it was written in.
+    """
+
+    start: float
+    end: float
+    high: float
+    low: float
 
     def exceeds(self, percent: float) -> bool:
-        return _EXACT.multiply(self.gain, _HUNDRED) > _EXACT.multiply(exact(percent), self.scale)
+        """``gain x 100 > percent x scale``: the band edge is passed (not just reached)."""
+        left = (self.start - self.end) * 100
+        right = percent * (self.high - self.low)
+        magnitude = (abs(self.start) + abs(self.end)) * 100 + abs(percent) * (
+            abs(self.high) + abs(self.low))
+        if _clear(left, right, magnitude):
+            return left > right
+        gain = _EXACT.subtract(exact(self.start), exact(self.end))
+        scale = _EXACT.subtract(exact(self.high), exact(self.low))
+        return _EXACT.multiply(gain, _HUNDRED) > _EXACT.multiply(exact(percent), scale)
 
     def __float__(self) -> float:
-        return float(self.gain) / float(self.scale) * 100  # for display only
+        return (self.start - self.end) / (self.high - self.low) * 100  # for display only
 
 
 def percent_change(baseline: float, follow_up: float, measure: Mapping[str, Any]) -> Change:
     """Improvement as a percentage: of the scale range, or relative to baseline."""
-    gain = _EXACT.subtract(exact(baseline), exact(follow_up))
-    if measure.get("better") == "higher":
-        gain = -gain
+    start, end = (follow_up, baseline) if measure.get("better") == "higher" else (
+        baseline, follow_up)
     if measure.get("relative"):
-        return Change(gain, exact(baseline))
+        return Change(start, end, baseline, 0)
     low, high = measure["range"]
-    return Change(gain, _EXACT.subtract(exact(high), exact(low)))
+    return Change(start, end, high, low)
 
 
 def points(change: Change, edges: Sequence[float], values: Sequence[float]) -> float:
@@ -62,7 +89,7 @@ def points(change: Change, edges: Sequence[float], values: Sequence[float]) -> f
     return float(values[band])
 
 
-def _choose(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
+def choose_measure(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
             domain: Mapping[str, Any]) -> Mapping[str, Any] | None:
     usable: list[Mapping[str, Any]] = [m for m in domain["measures"]
               if m["field"] in baseline and m["field"] in follow_up
@@ -73,9 +100,13 @@ def _choose(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
         # Baseline / upper limit of normal, compared exactly by cross-multiplication; the
         # first of equal ones wins.
         def above(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
-            left = _EXACT.multiply(exact(baseline[a["field"]]), exact(b["upper_normal"]))
-            right = _EXACT.multiply(exact(baseline[b["field"]]), exact(a["upper_normal"]))
-            return (left > right) - (left < right)
+            left: float = baseline[a["field"]] * b["upper_normal"]
+            right: float = baseline[b["field"]] * a["upper_normal"]
+            if _clear(left, right, abs(left) + abs(right)):
+                return (left > right) - (left < right)
+            exact_left = _EXACT.multiply(exact(baseline[a["field"]]), exact(b["upper_normal"]))
+            exact_right = _EXACT.multiply(exact(baseline[b["field"]]), exact(a["upper_normal"]))
+            return (exact_left > exact_right) - (exact_left < exact_right)
 
         return max(usable, key=functools.cmp_to_key(above))
     return usable[0]
@@ -88,7 +119,7 @@ def improvement_score(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
     missing: list[str] = []
     total = 0.0
     for domain in params["domains"]:
-        measure = _choose(baseline, follow_up, domain)
+        measure = choose_measure(baseline, follow_up, domain)
         if measure is None:
             missing.append(domain["name"])
             continue

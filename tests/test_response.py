@@ -7,10 +7,16 @@ scores the band above.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from longitudinal import JAK, START, assess, day, judge, patient, visit
+
+from engine.improvement import choose_measure, percent_change
 
 RULE = "response.acr_eular_2016"
 
@@ -261,3 +267,46 @@ def test_jak_inhibitor_class_covers_every_drug() -> None:
     p = patient(visit(0, **BASELINE), visit(90, **{**BASELINE, "physician_global_vas": 5.0}),
                 treatments=[{**JAK, "drug": "baricitinib"}])
     assert judge(p, RULE).values["score"] == 20
+
+
+# --- the arithmetic against exact fractions ----------------------------------------------
+
+_decimals = st.decimals(min_value=0, max_value=5000, places=3, allow_nan=False,
+                        allow_infinity=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(baseline=_decimals, follow_up=_decimals,
+       scale=st.sampled_from([(0, 10), (0, 3), (0, 80), (0, 52), (0, 20), None]),
+       edge=st.sampled_from([2, 5, 10, 15, 20, 25, 30, 40]), tie=st.booleans())
+def test_band_comparison_agrees_with_fractions(baseline: Decimal, follow_up: Decimal,
+                                               scale: tuple[int, int] | None, edge: int,
+                                               tie: bool) -> None:
+    """Every edge comparison is the exact one, ties (gain exactly on the edge) included."""
+    measure: dict[str, Any] = ({"relative": True} if scale is None
+                               else {"range": list(scale)})
+    span = Fraction(baseline) if scale is None else Fraction(scale[1] - scale[0])
+    if tie:  # put the follow-up exactly on the edge, when it is a short decimal
+        on_edge = Fraction(baseline) - Fraction(edge, 100) * span
+        if on_edge.denominator in (1, 2, 4, 5, 8, 10, 20, 25, 40, 50, 100, 1000):
+            follow_up = Decimal(on_edge.numerator) / Decimal(on_edge.denominator)
+    if span == 0:
+        return
+    change = percent_change(float(baseline), float(follow_up), measure)
+    exact_percent = (Fraction(baseline) - Fraction(follow_up)) / span * 100
+    assert change.exceeds(edge) == (exact_percent > edge)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=_decimals, b=_decimals)
+def test_most_abnormal_enzyme_agrees_with_fractions(a: Decimal, b: Decimal) -> None:
+    measures = [{"field": "ck_u_l", "relative": True, "upper_normal": 150},
+                {"field": "ldh_u_l", "relative": True, "upper_normal": 300}]
+    baseline = {"ck_u_l": float(a), "ldh_u_l": float(b)}
+    if a == 0 or b == 0:
+        return
+    chosen = choose_measure(baseline, baseline, {"choose": "most_abnormal",
+                                                 "measures": measures})
+    assert chosen is not None
+    expected = "ldh_u_l" if Fraction(b) / 300 > Fraction(a) / 150 else "ck_u_l"
+    assert chosen["field"] == expected
