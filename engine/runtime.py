@@ -8,7 +8,10 @@ for every fired rule: a third of an evaluation's time, for features we do not us
 Each pitfall of durable_rules 2.0.28 is handled here, in one place:
 - a catch-all rule (compiler) so no fact is unhandled: an unhandled message raises, and
   deleting its session crashes the process;
-- the session is deleted in ``finally``: a ruleset holds at most 1,024 live sessions;
+- a ruleset holds at most 1,024 live sessions, and creating one costs about as much as
+  the rest of the engine's work for an evaluation (its state has frames for every rule):
+  a session whose evaluation ended cleanly has its facts retracted and is reused by the
+  next evaluation; a session whose evaluation failed is deleted in ``finally``;
 - durable_rules' Python host swallows an exception raised in an action; here the actions
   are ours and run in our loop, so a failure is raised as ``RuleExecutionError`` (after
   the action is abandoned, so that the session can be deleted);
@@ -87,6 +90,7 @@ class Runtime:
         definitions, self._actions = rulebase.durable_ruleset()
         self._handle = core.create_ruleset(RULESET, json.dumps(definitions))
         self._live: dict[str, Outcomes] = {}
+        self._idle: list[str] = []  # sessions emptied by their last evaluation
         self._ids = itertools.count()
         self._owner = threading.get_ident()
 
@@ -117,15 +121,28 @@ class Runtime:
     def session(self) -> Iterator[Session]:
         if threading.get_ident() != self._owner:
             raise RuntimeError("a Runtime is used by the thread that created it only")
-        sid = str(next(self._ids))
+        sid = self._idle.pop() if self._idle else str(next(self._ids))
         self._live[sid] = Outcomes()
         session = Session(self, sid, self._live[sid])
+        reusable = False
         try:
             yield session
+            reusable = self._empty(session)
         finally:
             del self._live[sid]
-            if session.stored:
+            if reusable:
+                self._idle.append(sid)
+            elif session.stored:
                 core.delete_state(self._handle, sid)
+
+    def _empty(self, session: Session) -> bool:
+        """Retract what the session asserted; True when that left its state as new."""
+        if not session.asserted:
+            return not session.stored
+        result = core.retract_facts(self._handle, json.dumps(session.asserted))
+        # Rules match single facts, so a retraction fires nothing; if it ever did, the
+        # state is not trusted again.
+        return result[0] == 0 and not core.start_action_for_state(self._handle, result[1])
 
 
 @dataclass
@@ -136,17 +153,20 @@ class Session:
     # durable_rules has state for a session only once it has handled a fact: deleting a
     # session with none raises (and one whose only fact went unhandled crashes).
     stored: bool = False
+    # The facts as asserted (with the session id), to retract them when the session ends.
+    asserted: list[dict[str, Any]] = field(default_factory=list)
 
     def assert_facts(self, facts: list[dict[str, Any]]) -> None:
         """Assert facts; every rule they satisfy is recorded before this returns."""
         if not facts:
             return
         runtime = self.runtime
-        result = core.assert_facts(
-            runtime._handle, json.dumps([{**fact, "sid": self.sid} for fact in facts]))
+        sent = [{**fact, "sid": self.sid} for fact in facts]
+        result = core.assert_facts(runtime._handle, json.dumps(sent))
         if result[0] == _NOT_HANDLED:
             raise RuleExecutionError("a fact matched no rule (the catch-all rule is missing)")
         if result[0] == _OBSERVED:
             raise RuleExecutionError("a fact identical to one already asserted")
         self.stored = True
+        self.asserted += sent
         runtime._run_actions(self.sid, 0 if result[0] == _NO_STATE else result[1])

@@ -4,6 +4,7 @@ against our runtime (engine/runtime.py) and compiler (engine/compiler.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import durable_rules_engine as core
 import pytest
 from pydantic import ValidationError
 
@@ -146,6 +148,21 @@ def test_more_than_1024_evaluations_in_one_process(cid: Evaluator) -> None:
 
     assert statuses == ["not_met", "met"] * 750
     assert cid.runtime._live == {}
+
+
+def test_a_reused_session_starts_empty(cid: Evaluator) -> None:
+    """Evaluations reuse one session, retracting their facts: nothing carries over."""
+    active = patient({"ck_u_l": 900.0, "cmas": 20.0, "mmt8": 50.0}, {"cmas": 30.0})
+    inactive = patient(INACTIVE)
+    fresh = Evaluator(cid.rulebase)
+    alone = fresh.evaluate(inactive)
+
+    cid.evaluate(active)
+    after_another = cid.evaluate(inactive)
+
+    assert after_another == alone
+    [sid] = cid.runtime._idle
+    assert json.loads(core.get_facts(cid.runtime._handle, sid)) == []
 
 
 def test_sessions_are_deleted_when_an_evaluation_fails(tmp_path: Path) -> None:
