@@ -113,21 +113,59 @@ class Evaluator:
 
 
 @dataclass(frozen=True)
+class _Test:
+    """One test of a rule, as its explanation shows it."""
+
+    field: str
+    key: str  # the test as written, e.g. ``ck_u_l <= 150``
+    criterion: str | None  # the named criterion it belongs to
+    fact_key: str  # the fact key it reads (an item's own key for ``contains``)
+    contains: bool
+    status_test: bool
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What one path says of one test: its status with and without a value, and whether
+    the path left it open (missing or undecided data there could change the answer)."""
+
+    present: str
+    absent: str
+    open: bool
+
+
+@dataclass(frozen=True)
 class _Explained:
     """What a rule's explanation needs that does not change between evaluations."""
 
-    tests: tuple[tuple[Leaf, str, str | None], ...]  # (test, its key, its criterion)
-    steps: tuple[dict[str, tuple[Outcome, ...]], ...]  # each path's outcomes, by test key
+    tests: tuple[_Test, ...]
+    steps: tuple[tuple[_Step, ...], ...]  # each path's step for each test
+    unjudged: tuple[_Step, ...]  # the steps when no path fired
+    named: tuple[str, ...]  # fields the rule tests, then the values it reports
     assumptions: list[Assumption]
     citations: list[Source]
 
     @classmethod
     def of(cls, compiled: CompiledRule) -> _Explained:
         pack, rule = compiled.pack, compiled.rule
+
+        def steps(decided: dict[str, tuple[Outcome, ...]]) -> tuple[_Step, ...]:
+            return tuple(
+                _Step(_test_status(leaf, decided.get(leaf_key(leaf), ()), True),
+                      _test_status(leaf, decided.get(leaf_key(leaf), ()), False),
+                      not isinstance(leaf, Contains)
+                      and "U" in decided.get(leaf_key(leaf), ("U",)))
+                for leaf in compiled.leaves)
+
         return cls(
-            tests=tuple((leaf, leaf_key(leaf), compiled.leaf_criteria.get(leaf_key(leaf)))
+            tests=tuple(_Test(leaf.field, leaf_key(leaf),
+                              compiled.leaf_criteria.get(leaf_key(leaf)),
+                              list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
+                              else leaf.field, isinstance(leaf, Contains), isinstance(leaf, Is))
                         for leaf in compiled.leaves),
-            steps=tuple(dict(path) for _, path in compiled.paths),
+            steps=tuple(steps(dict(path)) for _, path in compiled.paths),
+            unjudged=steps({}),
+            named=tuple(dict.fromkeys((*compiled.fields, *rule.report))),
             assumptions=[Assumption(key=key, text=pack.assumptions[key].text)
                          for key in rule.assumptions],
             citations=[Source(label=pack.references[key].citation,
@@ -186,30 +224,32 @@ class _Builder:
         # The path that fired fixed the outcome of each test it needed; the others did not
         # matter to this decision.
         explained = self.explained[rule.id]
-        decided = explained.steps[path] if path is not None else {}
-        criteria, missing, open_statuses = [], [], []
-        for leaf, key, criterion in explained.tests:
-            value = fact.get(leaf.field)
-            if isinstance(leaf, Contains):
-                value = bool(fact.get(list_key(leaf.field, leaf.item)))
-            elif "U" in decided.get(key, ("U",)):
-                # The path left this test open (or did not reach it): if its data are
-                # missing or undecided, they could still change the answer.
-                if value is None:
-                    missing.append(leaf.field)
-                elif isinstance(leaf, Is) and value == "indeterminate":
-                    open_statuses.append(f"{leaf.field} is indeterminate")
-            criteria.append({
-                "test": key, "criterion": criterion, "value": value,
-                "status": _test_status(leaf, decided.get(key, ()), value is not None),
-            })
+        criteria: list[dict[str, Any]] = []
+        missing: list[str] = []
+        open_statuses: list[str] = []
+        for test, step in zip(explained.tests, explained.steps[path] if path is not None
+                              else explained.unjudged, strict=True):
+            value = fact.get(test.fact_key)
+            if test.contains:
+                value = bool(value)  # lists are closed: an item not listed is absent
+                shown = step.present
+            elif value is None:
+                shown = step.absent
+                if step.open:
+                    missing.append(test.field)
+            else:
+                shown = step.present
+                if step.open and test.status_test and value == "indeterminate":
+                    open_statuses.append(f"{test.field} is indeterminate")
+            criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
+                             "status": shown})
         if path is None:  # not judged: there was no visit to judge
-            missing = [leaf.field for leaf, _, _ in explained.tests]
-        used = {name: fact[name] for name in compiled.fields if name in fact}
-        because: dict[str, Any] = {"facts": used, "criteria": criteria}
-        for name in (*compiled.fields, *rule.report):
-            if name in self.details:
-                because[name] = self.details[name]
+            missing = [test.field for test in explained.tests]
+        details = self.details
+        because: dict[str, Any] = {
+            "facts": {name: fact[name] for name in compiled.fields if name in fact},
+            "criteria": criteria,
+            **{name: details[name] for name in explained.named if name in details}}
         reasons: list[str] = []
         if status == "indeterminate":
             if not self.visits:
@@ -218,10 +258,9 @@ class _Builder:
             fired = {result for result, _ in self.outcomes.of(rule.id, visit)}
             reasons += [text for index, (_, text) in enumerate(rule.reasons)
                         if f"reason:{index}" in fired]
-            reasons += [f"{name} unknown: {self.details[name]['unknown_because']}"
-                        for name in dict.fromkeys((*compiled.fields, *rule.report))
-                        if name not in fact
-                        and "unknown_because" in self.details.get(name, {})]
+            reasons += [f"{name} unknown: {details[name]['unknown_because']}"
+                        for name in explained.named
+                        if name not in fact and "unknown_because" in details.get(name, {})]
         return Judgement(
             status=status, rule=rule.id, version=pack.version, pack=pack.id, title=rule.title,
             because=because, reasons=reasons,
