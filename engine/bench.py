@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import resource
 import statistics
@@ -28,7 +27,7 @@ from engine.evaluate import Evaluator
 from engine.facts import Fact
 from engine.patient import JAK_INHIBITORS, Patient
 from engine.rulebase import RULES_DIR, load_rulebase
-from engine.runtime import Session
+from engine.runtime import Session, to_json
 
 ANTIBODIES = ("anti-MDA5", "anti-NXP2", "anti-TIF1g", "anti-Mi-2", "anti-SAE", "negative")
 JAK_SHARE = 0.85  # most of the cohort is on a JAK inhibitor, as in the study
@@ -196,7 +195,7 @@ def run_floor(asserted: Sequence[Batches]) -> float:
     matches every fact, taking each firing and retracting each evaluation's facts from
     the one reused session through durable_rules' C core, as the runtime does: what is
     left is the engine's own cost."""
-    handle = core.create_ruleset("floor", json.dumps(
+    handle = core.create_ruleset("floor", to_json(
         {"any_fact": {"all": [{"m": {"$ex": {"kind": 1}}}]}}))
     begin = time.perf_counter()
     for batches in asserted:
@@ -204,12 +203,12 @@ def run_floor(asserted: Sequence[Batches]) -> float:
         for facts in batches:
             batch = [{**fact, "sid": "0"} for fact in facts]
             sent += batch
-            result = core.assert_facts(handle, json.dumps(batch))
+            result = core.assert_facts(handle, to_json(batch))
             started = core.start_action_for_state(handle, result[1])
             message = started[1] if started else None
             while message:
                 message = core.complete_and_start_action(handle, result[1])
-        core.retract_facts(handle, json.dumps(sent))
+        core.retract_facts(handle, to_json(sent))
     return time.perf_counter() - begin
 
 
