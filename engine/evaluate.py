@@ -32,7 +32,7 @@ from engine.compiler import (
     leaf_key,
     list_key,
 )
-from engine.facts import Fact, Timeline, patient_fact, timeline, visit_facts
+from engine.facts import Fact, FactBuilder, Timeline, timeline
 from engine.patient import Patient
 from engine.rule_types import Compare, Contains, Is, Leaf, RuleRef, Scope, Status
 from engine.runtime import Outcomes, RuleExecutionError, Runtime
@@ -69,11 +69,10 @@ class Evaluator:
         # Packs may declare the same value (the validators check the declarations agree):
         # compute it once.
         derived = list({d.name: d for pack in rulebase.packs for d in pack.derived}.values())
-        self._visit_derived = [d for d in derived if d.scope == "visit"]
-        self._patient_derived = [d for d in derived if d.scope == "patient"]
-        self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
         self._visit_judgements = rulebase.judgements("visit")
-        self._patient_judged = bool(rulebase.judgements("patient"))
+        self._facts = FactBuilder(derived, self._visit_judgements,
+                                  bool(rulebase.judgements("patient")))
+        self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
         self._patient_rules = any(c.rule.scope == "patient" for c in rulebase.rules.values())
         # A visit that no judgement needs is asserted only if a per-visit alert could match
         # it (it holds a key such a rule needs): each asserted fact costs at least one firing.
@@ -90,8 +89,7 @@ class Evaluator:
     def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
         tl = timeline(patient, at)
         details: dict[str, Any] = {}
-        visits = visit_facts(tl, self._visit_derived, self._patient_derived,
-                             self._visit_judgements, details)
+        visits = self._facts.visits(tl, details)
         with self.runtime.session() as session:
             session.assert_facts([self._engine_view(fact, "visit") for fact in visits
                                   if fact.get("judged") or self._watched(fact)])
@@ -99,8 +97,7 @@ class Evaluator:
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
                         for rule in self._visit_judgements if fact.get(judge_key(rule))}
-            patient_facts = patient_fact(tl, visits, statuses, self._patient_derived,
-                                         self._patient_judged, details)
+            patient_facts = self._facts.patient(tl, visits, statuses, details)
             if self._patient_rules:
                 session.assert_facts([self._engine_view(patient_facts, "patient")])
             outcomes = session.outcomes

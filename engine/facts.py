@@ -54,29 +54,26 @@ class Timeline:
     patient: Patient
     at: date
     visits: tuple[Visit, ...]  # on or before ``at``, by date
-    # Start dates and treatment windows, computed once: many derived values ask for them.
+    roles: dict[VisitRole, int | None]  # the visit index of each role, if there is one
+    # Treatments, start dates and windows, computed once: many derived values ask for them.
+    _treatments: dict[str, list[Treatment]] = field(default_factory=dict, compare=False,
+                                                    repr=False)
     _starts: dict[str, date | None] = field(default_factory=dict, compare=False, repr=False)
     _windows: dict[tuple[str, int], list[tuple[int, int]]] = field(
         default_factory=dict, compare=False, repr=False)
 
     @property
     def evaluation(self) -> int | None:
-        return len(self.visits) - 1 if self.visits else None
+        return self.roles["evaluation"]
 
     def role(self, role: VisitRole) -> int | None:
-        if role == "evaluation":
-            return self.evaluation
-        if role == "previous":
-            return len(self.visits) - 2 if len(self.visits) >= 2 else None
-        start = self.start_of("jak_inhibitor")
-        if start is None:
-            return None
-        before = [i for i, visit in enumerate(self.visits) if visit.date <= start]
-        return before[-1] if before else None
+        return self.roles[role]
 
     def treatments(self, spec: str) -> list[Treatment]:
-        drugs = TREATMENT_CLASSES.get(spec, {spec})
-        return [t for t in self.patient.treatments if t.drug in drugs]
+        if spec not in self._treatments:
+            drugs = TREATMENT_CLASSES.get(spec, {spec})
+            self._treatments[spec] = [t for t in self.patient.treatments if t.drug in drugs]
+        return self._treatments[spec]
 
     def start_of(self, spec: str) -> date | None:
         if spec not in self._starts:
@@ -88,7 +85,14 @@ class Timeline:
 def timeline(patient: Patient, at: date | None = None) -> Timeline:
     visits = patient.visits if at is None else tuple(v for v in patient.visits if v.date <= at)
     when = at if at is not None else patient.visits[-1].date
-    return Timeline(patient, when, visits)
+    tl = Timeline(patient, when, visits, {})
+    count = len(visits)
+    start = tl.start_of("jak_inhibitor")
+    before = [] if start is None else [i for i, v in enumerate(visits) if v.date <= start]
+    tl.roles["evaluation"] = count - 1 if count else None
+    tl.roles["previous"] = count - 2 if count >= 2 else None
+    tl.roles["baseline"] = before[-1] if before else None
+    return tl
 
 
 # --- derived value kinds ------------------------------------------------------------
@@ -344,50 +348,62 @@ _SPECIAL = {scope: {name: kind for name, kind in fields.items() if kind in ("lis
             for scope, fields in BASE_FIELDS.items()}
 
 
-def visit_facts(tl: Timeline, visit_derived: list[Derived], patient_derived: list[Derived],
-                visit_judgements: list[str], details: dict[str, Any]) -> list[Fact]:
-    """One fact per visit on or before the evaluation date.
+class FactBuilder:
+    """Builds the facts of one rule base's derived values; made once per rule base."""
 
-    A visit fact asks for a judgement (``judge:<rule id>``) when the report or a
-    patient-scope derived value needs it: every visit judgement at the evaluation visit,
-    and the judgements that ``visit_status`` and ``window_*`` values read, at the visits
-    they read. ``judged`` marks a fact that asks for any.
-    """
-    facts = []
-    for index, visit in enumerate(tl.visits):
-        # The validated model's own attributes: model_dump would copy every visit again.
-        fact = _present(vars(visit), _SPECIAL["visit"])
-        for item in visit_derived:
-            compute: VisitCompute = KINDS[item.kind].compute  # type: ignore[assignment]
-            _store(fact, item.name, compute(tl, index, fact, item.params),
-                   details if index == tl.evaluation else None)
-        fact.update(kind="visit", visit=index)
-        facts.append(fact)
-    needs: list[tuple[int, str]] = []
-    if tl.evaluation is not None:
-        needs += [(tl.evaluation, rule) for rule in visit_judgements]
-    for item in patient_derived:
-        reads = KINDS[item.kind].reads
-        if reads is not None:
-            needs += [(index, item.params["rule"]) for index in reads(tl, item.params)]
-    for index, rule in needs:
-        facts[index][judge_key(rule)] = True
-        facts[index]["judged"] = True
-    return facts
+    def __init__(self, derived: list[Derived], visit_judgements: list[str],
+                 patient_judged: bool) -> None:
+        def steps(scope: Scope) -> list[tuple[str, Any, Mapping[str, Any]]]:
+            return [(d.name, KINDS[d.kind].compute, d.params) for d in derived
+                    if d.scope == scope]
 
+        self._visit: list[tuple[str, VisitCompute, Mapping[str, Any]]] = steps("visit")
+        self._patient: list[tuple[str, PatientCompute, Mapping[str, Any]]] = steps("patient")
+        self._readers = [(reads, d.params) for d in derived
+                         if (reads := KINDS[d.kind].reads) is not None]
+        self._visit_judgements = visit_judgements
+        self._patient_judged = patient_judged
 
-def patient_fact(tl: Timeline, facts: list[Fact], statuses: Statuses,
-                 derived: list[Derived], judged: bool, details: dict[str, Any]) -> Fact:
-    """The patient fact; ``judged`` when some patient-scope judgement will take it."""
-    fact = _present({"antibodies": tl.patient.antibodies, "sex": tl.patient.sex,
-                     "evaluation_date": tl.at}, _SPECIAL["patient"])
-    for item in derived:
-        compute: PatientCompute = KINDS[item.kind].compute  # type: ignore[assignment]
-        _store(fact, item.name, compute(tl, facts, statuses, fact, item.params), details)
-    fact.update(kind="patient")
-    if judged:
-        fact["judged"] = True
-    return fact
+    def visits(self, tl: Timeline, details: dict[str, Any]) -> list[Fact]:
+        """One fact per visit on or before the evaluation date.
+
+        A visit fact asks for a judgement (``judge:<rule id>``) when the report or a
+        patient-scope derived value needs it: every visit judgement at the evaluation
+        visit, and the judgements that ``visit_status`` and ``window_*`` values read, at
+        the visits they read. ``judged`` marks a fact that asks for any.
+        """
+        facts = []
+        evaluation = tl.evaluation
+        for index, visit in enumerate(tl.visits):
+            # The validated model's own attributes: model_dump would copy every visit again.
+            fact = _present(vars(visit), _SPECIAL["visit"])
+            for name, compute, params in self._visit:
+                _store(fact, name, compute(tl, index, fact, params),
+                       details if index == evaluation else None)
+            fact["kind"] = "visit"
+            fact["visit"] = index
+            facts.append(fact)
+        needs: list[tuple[int, str]] = []
+        if evaluation is not None:
+            needs += [(evaluation, rule) for rule in self._visit_judgements]
+        for reads, params in self._readers:
+            needs += [(index, params["rule"]) for index in reads(tl, params)]
+        for index, rule in needs:
+            facts[index][judge_key(rule)] = True
+            facts[index]["judged"] = True
+        return facts
+
+    def patient(self, tl: Timeline, facts: list[Fact], statuses: Statuses,
+                details: dict[str, Any]) -> Fact:
+        """The patient fact; ``judged`` when some patient-scope judgement will take it."""
+        fact = _present({"antibodies": tl.patient.antibodies, "sex": tl.patient.sex,
+                         "evaluation_date": tl.at}, _SPECIAL["patient"])
+        for name, compute, params in self._patient:
+            _store(fact, name, compute(tl, facts, statuses, fact, params), details)
+        fact["kind"] = "patient"
+        if self._patient_judged:
+            fact["judged"] = True
+        return fact
 
 
 def _store(fact: Fact, name: str, value: Any, details: dict[str, Any] | None) -> None:
