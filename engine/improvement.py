@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
@@ -40,7 +39,6 @@ def _clear(left: float, right: float, magnitude: float) -> bool:
     return abs(left - right) > _MARGIN * magnitude
 
 
-@dataclass(frozen=True)
 class Change:
     """A percent change, ``(start - end) / (high - low) x 100``, with ``high`` > ``low``.
 
@@ -48,25 +46,28 @@ class Change:
     decimal text it was written in.
     """
 
-    start: float
-    end: float
-    high: float
-    low: float
+    __slots__ = ("_gain", "_scale", "_size", "_span", "end", "high", "low", "start")
+
+    def __init__(self, start: float, end: float, high: float, low: float) -> None:
+        self.start, self.end, self.high, self.low = start, end, high, low
+        # The floating-point sides of each comparison, and the magnitudes their error
+        # scales with: computed once, compared with every band edge.
+        self._gain = (start - end) * 100
+        self._scale = high - low
+        self._size = (abs(start) + abs(end)) * 100
+        self._span = abs(high) + abs(low)
 
     def exceeds(self, percent: float) -> bool:
         """``gain x 100 > percent x scale``: the band edge is passed (not just reached)."""
-        left = (self.start - self.end) * 100
-        right = percent * (self.high - self.low)
-        magnitude = (abs(self.start) + abs(self.end)) * 100 + abs(percent) * (
-            abs(self.high) + abs(self.low))
-        if _clear(left, right, magnitude):
-            return left > right
+        right = percent * self._scale
+        if _clear(self._gain, right, self._size + abs(percent) * self._span):
+            return self._gain > right
         gain = _EXACT.subtract(exact(self.start), exact(self.end))
         scale = _EXACT.subtract(exact(self.high), exact(self.low))
         return _EXACT.multiply(gain, _HUNDRED) > _EXACT.multiply(exact(percent), scale)
 
     def __float__(self) -> float:
-        return (self.start - self.end) / (self.high - self.low) * 100  # for display only
+        return self._gain / self._scale  # for display only
 
 
 def percent_change(baseline: float, follow_up: float, measure: Mapping[str, Any]) -> Change:
