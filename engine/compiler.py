@@ -311,10 +311,12 @@ class RuleBase:
         engine: durable_rules encodes the whole fact into every firing it reports.
         """
         keys = {"kind", "visit", "judged"}
-        for compiled in self.rules.values():
+        for rule_id, compiled in self.rules.items():
             if compiled.rule.scope == scope:
                 keys.update(list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
                             else leaf.field for leaf in compiled.tests.values())
+                if scope == "visit" and compiled.rule.kind == "judgement":
+                    keys.add(judge_key(rule_id))
         return frozenset(keys)
 
     def visit_watch(self) -> frozenset[str] | None:

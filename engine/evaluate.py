@@ -77,11 +77,11 @@ class Evaluator:
         # A visit that no judgement needs is asserted only if a per-visit alert could match
         # it (it holds a key such a rule needs): each asserted fact costs at least one firing.
         self._watch = rulebase.visit_watch()
-        self._engine_keys = {scope: rulebase.engine_keys(scope) for scope in get_args(Scope)}
+        self._engine_keys = {scope: tuple(sorted(rulebase.engine_keys(scope)))
+                             for scope in get_args(Scope)}
 
     def _engine_view(self, fact: Fact, scope: Scope) -> Fact:
-        keys = self._engine_keys[scope]
-        return {k: v for k, v in fact.items() if k in keys or k.startswith("judge:")}
+        return {key: fact[key] for key in self._engine_keys[scope] if key in fact}
 
     def _watched(self, fact: Fact) -> bool:
         return self._watch is None or not self._watch.isdisjoint(fact)
@@ -186,7 +186,7 @@ class _Builder:
             kind = compiled.rule.kind
             if kind == "judgement":
                 judgements[compiled.rule.id] = self.judgement(compiled)
-            else:
+            elif compiled.rule.id in self.outcomes.facts:  # it fired on some fact
                 for visit, fact in self.firings(compiled):
                     if kind == "alert":
                         alerts.append(self.alert(compiled, visit, fact))
