@@ -258,15 +258,17 @@ class _Builder:
             reasons += [f"{name} unknown: {details[name]['unknown_because']}"
                         for name in explained.named
                         if name not in fact and "unknown_because" in details.get(name, {})]
-        return Judgement(
-            status=status, rule=rule.id, version=pack.version, pack=pack.id, title=rule.title,
-            because=because, reasons=reasons,
+        # Strict: every value is built here with its exact type, and nothing needs coercing.
+        return Judgement.model_validate({
+            "status": status, "rule": rule.id, "version": pack.version, "pack": pack.id,
+            "title": rule.title, "because": because, "reasons": reasons,
             # A decided judgement was not left open by what it did not need.
-            missing=list(dict.fromkeys(missing)) if status == "indeterminate" else [],
-            assumptions=list(explained.assumptions), citations=list(explained.citations),
-            visit_date=None if visit is None else self.tl.visits[visit].date,
-            values={name: fact.get(name) for name in rule.report}, plugin=pack.plugin,
-        )
+            "missing": list(dict.fromkeys(missing)) if status == "indeterminate" else [],
+            "assumptions": list(explained.assumptions),
+            "citations": list(explained.citations),
+            "visit_date": None if visit is None else self.tl.visits[visit].date,
+            "values": {name: fact.get(name) for name in rule.report}, "plugin": pack.plugin,
+        }, strict=True)
 
     def assumptions(self, compiled: CompiledRule) -> list[Assumption]:
         return self.explained[compiled.rule.id].assumptions
