@@ -1,4 +1,4 @@
-"""Run compiled rules in durable_rules: one session per evaluation.
+"""Run compiled rules in durable_rules: each evaluation in a session emptied afterwards.
 
 The runtime drives the C core of durable_rules (``durable_rules_engine``) directly: it
 asserts facts, then takes the rules that fired one by one and records them. The Python

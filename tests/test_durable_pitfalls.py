@@ -136,7 +136,8 @@ def test_earlier_visits_that_no_rule_judges_are_handled(cid: Evaluator) -> None:
         assert cid.evaluate(patient(*visits)).judgements["cid.printo"].status == "met"
 
 
-# 4. At most 1,024 live sessions per ruleset: each evaluation deletes its session.
+# 4. At most 1,024 live sessions per ruleset: an evaluation empties its session for the next
+# one, or deletes it when the evaluation failed.
 
 
 def test_more_than_1024_evaluations_in_one_process(cid: Evaluator) -> None:
