@@ -91,10 +91,12 @@ def points(change: Change, edges: Sequence[float], values: Sequence[float]) -> f
 
 
 def choose_measure(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
-            domain: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    usable: list[Mapping[str, Any]] = [m for m in domain["measures"]
-              if m["field"] in baseline and m["field"] in follow_up
-              and not (m.get("relative") and baseline[m["field"]] == 0)]
+                   domain: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The domain's measure recorded at both visits: the first, or the most abnormal."""
+    usable: list[Mapping[str, Any]] = [
+        m for m in domain["measures"]
+        if m["field"] in baseline and m["field"] in follow_up
+        and not (m.get("relative") and baseline[m["field"]] == 0)]
     if not usable:
         return None
     if domain.get("choose") == "most_abnormal":

@@ -128,9 +128,11 @@ class Runtime:
     def session(self) -> Iterator[Session]:
         if threading.get_ident() != self._owner:
             raise RuntimeError("a Runtime is used by the thread that created it only")
-        sid = self._idle.pop() if self._idle else str(next(self._ids))
+        # A reused session has state in durable_rules (emptied, but there to delete).
+        reused = bool(self._idle)
+        sid = self._idle.pop() if reused else str(next(self._ids))
         self._live[sid] = Outcomes()
-        session = Session(self, sid, self._live[sid])
+        session = Session(self, sid, self._live[sid], stored=reused)
         reusable = False
         try:
             yield session
@@ -145,7 +147,7 @@ class Runtime:
     def _empty(self, session: Session) -> bool:
         """Retract what the session asserted; True when that left its state as new."""
         if not session.asserted:
-            return not session.stored
+            return True
         result = core.retract_facts(self._handle, to_json(session.asserted))
         # Rules match single facts, so a retraction fires nothing; if it ever did, the
         # state is not trusted again.
@@ -157,8 +159,9 @@ class Session:
     runtime: Runtime
     sid: str
     outcomes: Outcomes
-    # durable_rules has state for a session only once it has handled a fact: deleting a
-    # session with none raises (and one whose only fact went unhandled crashes).
+    # durable_rules has state for a session once it has handled a fact (a reused session
+    # has it from before): deleting a session with none raises (and one whose only fact
+    # went unhandled crashes), and a session with state is counted until deleted.
     stored: bool = False
     # The facts as asserted (with the session id), to retract them when the session ends.
     asserted: list[dict[str, Any]] = field(default_factory=list)

@@ -151,6 +151,21 @@ def test_more_than_1024_evaluations_in_one_process(cid: Evaluator) -> None:
     assert cid.runtime._live == {}
 
 
+def test_a_failure_deletes_a_reused_session(tmp_path: Path) -> None:
+    """An evaluation that fails before asserting anything in a reused session still has
+    that session's state to delete: otherwise every such failure would keep one."""
+    runtime = Runtime(tiny_rulebase(tmp_path))
+
+    for _ in range(1_100):  # each round leaves one session behind if failures keep them
+        assert judge_ck(runtime, 100) == "met"
+        with pytest.raises(KeyError, match="failure"), runtime.session():
+            raise KeyError("failure before any fact")
+
+    assert runtime._live == {}
+    assert runtime._idle == []
+    assert judge_ck(runtime, 200) == "not_met"
+
+
 def test_a_reused_session_starts_empty(cid: Evaluator) -> None:
     """Evaluations reuse one session, retracting their facts: nothing carries over."""
     active = patient({"ck_u_l": 900.0, "cmas": 20.0, "mmt8": 50.0}, {"cmas": 30.0})
