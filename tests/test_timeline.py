@@ -3,6 +3,7 @@ and the bad inputs of the longitudinal issue, which must stop with clear errors.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from longitudinal import ACTIVE, CID, JAK, assess, day, evaluator, patient, visi
 from typer.testing import CliRunner, Result
 
 from engine.cli import app
+from engine.patient import load_patient
+from engine.setup import default_evaluator
 from engine.timeline import PACKS, rows
 
 ROOT = Path(__file__).parent.parent
@@ -52,6 +55,27 @@ def test_columns_agree_with_at_on_that_date(date: str) -> None:
     reported = {name: value for j in judgements.values() if j["pack"] in PACKS
                 for name, value in j["values"].items()}
     assert row["values"] == reported
+
+
+EVERY_EXAMPLE = [EXAMPLE, *sorted((ROOT / "features" / "study_cases").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", EVERY_EXAMPLE, ids=lambda path: path.stem)
+def test_every_example_row_agrees_with_its_date(path: Path) -> None:
+    """The example patient and the ten study cases: each row of ``--timeline`` is the
+    evaluation at that visit's date (as ``--at`` gives it, plugins included)."""
+    found = timeline_json(path)
+    patient = load_patient(path)
+    evaluator = default_evaluator()
+
+    assert [row["date"] for row in found] == [v.date.isoformat() for v in patient.visits]
+    for row in found:
+        judgements = evaluator.evaluate(patient, dt.date.fromisoformat(row["date"])).judgements
+        assert row["statuses"] == {rule: j.status for rule, j in judgements.items()
+                                   if j.pack in PACKS}
+        assert row["values"] == json.loads(json.dumps(
+            {name: value for j in judgements.values() if j.pack in PACKS
+             for name, value in j.values.items()}, default=str))
 
 
 def test_example_course_reads_as_expected() -> None:
