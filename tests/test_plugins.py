@@ -26,6 +26,7 @@ from failing_plugins import (
 from typer.testing import CliRunner, Result
 
 import engine.setup
+from engine import hookimpl
 from engine.assessment import Assessment, GuidanceCard
 from engine.cli import app
 from engine.diagnostics import RuleLoadError
@@ -479,6 +480,28 @@ def test_a_plugin_cannot_change_the_assessment_it_is_shown(with_raising: Evaluat
 
     assert "cid.printo" in assessment.judgements
     assert "anti_mda5.dyspnoea" in alerts(assessment)
+
+
+class _Wrapping:
+    """A guidance hook written as a wrapper: pluggy, not a plain call, must run it."""
+
+    @hookimpl(wrapper=True)
+    def jdm_cds_guidance(self, patient: Patient) -> Any:
+        found = yield
+        return [*found, [{"id": "wrapping.card", "indicator": "info",
+                          "summary": f"Seen {patient.id}", "detail": "From a wrapper.",
+                          "source": {"label": "Test source"}}]]
+
+
+def test_a_wrapper_guidance_hook_is_run_by_pluggy_and_the_others_still_run() -> None:
+    evaluator = evaluator_for(with_plugins(wrapping=_Wrapping(), raising=Raising()))
+
+    assessment = evaluator.evaluate(patient("anti-MDA5", visits=at_evaluation("dyspnoea")))
+
+    [card] = [c for c in assessment.guidance if c.plugin == "wrapping"]
+    assert card.summary == "Seen P-anti-MDA5"
+    assert set(built_in_cards(assessment)) == EXPECTED_CARDS["anti-MDA5"]
+    assert [e.plugin for e in assessment.errors] == ["raising"]
 
 
 @pytest.mark.parametrize("output", ["json", "text"])
