@@ -69,8 +69,9 @@ class Evaluator:
         # Packs may declare the same value (the validators check the declarations agree):
         # compute it once.
         derived = list({d.name: d for pack in rulebase.packs for d in pack.derived}.values())
-        self._visit_judgements = rulebase.judgements("visit")
-        self._facts = FactBuilder(derived, self._visit_judgements,
+        visit_judgements = rulebase.judgements("visit")
+        self._judge_keys = {rule: judge_key(rule) for rule in visit_judgements}
+        self._facts = FactBuilder(derived, visit_judgements,
                                   bool(rulebase.judgements("patient")))
         self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
         self._patient_rules = any(c.rule.scope == "patient" for c in rulebase.rules.values())
@@ -96,7 +97,7 @@ class Evaluator:
             # Only the pairs asked for: a judgement not asked for at a visit has no status.
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
-                        for rule in self._visit_judgements if fact.get(judge_key(rule))}
+                        for rule, key in self._judge_keys.items() if key in fact}
             patient_facts = self._facts.patient(tl, visits, statuses, details)
             if self._patient_rules:
                 session.assert_facts([self._engine_view(patient_facts, "patient")])

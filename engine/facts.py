@@ -195,7 +195,7 @@ def _window(tl: Timeline, p: Mapping[str, Any]) -> list[tuple[int, int]]:
 
 
 def _window_visits(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
-    return [i for i, _ in _window(tl, p)] if "rule" in p else []
+    return [i for i, _ in _window(tl, p)]
 
 
 def _role_visit(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
@@ -359,9 +359,10 @@ class FactBuilder:
 
         self._visit: list[tuple[str, VisitCompute, Mapping[str, Any]]] = steps("visit")
         self._patient: list[tuple[str, PatientCompute, Mapping[str, Any]]] = steps("patient")
-        self._readers = [(reads, d.params) for d in derived
-                         if (reads := KINDS[d.kind].reads) is not None]
-        self._visit_judgements = visit_judgements
+        self._readers = [(reads, d.params, judge_key(d.params["rule"])) for d in derived
+                         if (reads := KINDS[d.kind].reads) is not None and "rule" in d.params]
+        # The fact key that asks for each visit judgement.
+        self._judge_keys = {rule: judge_key(rule) for rule in visit_judgements}
         self._patient_judged = patient_judged
 
     def visits(self, tl: Timeline, details: dict[str, Any]) -> list[Fact]:
@@ -385,11 +386,11 @@ class FactBuilder:
             facts.append(fact)
         needs: list[tuple[int, str]] = []
         if evaluation is not None:
-            needs += [(evaluation, rule) for rule in self._visit_judgements]
-        for reads, params in self._readers:
-            needs += [(index, params["rule"]) for index in reads(tl, params)]
-        for index, rule in needs:
-            facts[index][judge_key(rule)] = True
+            needs += [(evaluation, key) for key in self._judge_keys.values()]
+        for reads, params, key in self._readers:
+            needs += [(index, key) for index in reads(tl, params)]
+        for index, key in needs:
+            facts[index][key] = True
             facts[index]["judged"] = True
         return facts
 
