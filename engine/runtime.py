@@ -17,7 +17,8 @@ Each pitfall of durable_rules 2.0.28 is handled here, in one place:
   the action is abandoned, so that the session can be deleted);
 - facts are built from validated models with absent values dropped (``None`` matches
   neither ``$ex`` nor ``$nex``), and every fact carries an identity (``kind`` plus
-  ``visit``) because identical facts raise.
+  ``visit``) because identical facts raise;
+- a number written with an exponent kills the process, so none is sent (``to_json``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import durable_rules_engine as core
@@ -40,13 +42,31 @@ from engine.compiler import RULESET, RuleBase
 # them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.
 _NOT_HANDLED, _OBSERVED, _NO_STATE = 1, 2, 3
 _VISIT = re.compile(r'"visit": ?(-?[0-9]+)[,}]')
+# durable_rules 2.0.28 cannot read a number with an exponent (1e+16, 5e-07): the process
+# dies. A key or text matching this only costs the slower encoding.
+_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]")
 
 
 def to_json(value: Any) -> str:
-    """JSON text for durable_rules."""
+    """JSON text for durable_rules, every number written out in full."""
     # orjson: every evaluation encodes its facts twice (assert, retract), and the standard
     # library's encoder took a twentieth of an evaluation doing it.
-    return orjson.dumps(value).decode()
+    text = orjson.dumps(value)
+    if _EXPONENT.search(text):  # rare: only for values below 1e-6 or from 1e16 up
+        text = orjson.dumps(_in_full(value))
+    return text.decode()
+
+
+def _in_full(value: Any) -> Any:
+    """``value`` with each float that JSON would write with an exponent spelt out."""
+    if isinstance(value, float):
+        digits = format(Decimal(repr(value)), "f")  # the shortest repr, exactly
+        return orjson.Fragment(digits if "." in digits else f"{digits}.0")
+    if isinstance(value, dict):
+        return {key: _in_full(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_full(item) for item in value]
+    return value
 
 
 class RuleExecutionError(Exception):

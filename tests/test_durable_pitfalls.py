@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,7 @@ from engine.evaluate import Evaluator
 from engine.facts import Fact
 from engine.patient import Patient, PatientFileError, Visit, validate_patient
 from engine.rulebase import RULES_DIR, load_rulebase
-from engine.runtime import RuleExecutionError, Runtime, Session
+from engine.runtime import RuleExecutionError, Runtime, Session, to_json
 
 ROOT = Path(__file__).parent.parent
 DAY = dt.date(2022, 5, 1)
@@ -364,3 +365,36 @@ def test_the_public_api_works_from_several_threads() -> None:
     assert expected == ["met", "not_met", "indeterminate"]
     assert all(statuses == expected * 50 for statuses in results.values())
     assert len(results) == 4
+
+
+# 11. A number written with an exponent (1e+16, 5e-07) kills the process inside
+# durable_rules' parser: every number is sent written out in full. In a subprocess, so
+# that a crash fails this test rather than pytest.
+
+
+@pytest.mark.parametrize("value", [1e16, 1e22, 5e-7, 1e-10, 5e-324, 1.7976931348623157e308,
+                                   149.99999999999999, 150.0, 0.0001])
+def test_numbers_are_sent_without_exponents(value: float) -> None:
+    text = to_json([{"ck_u_l": value, "kind": "visit"}])
+
+    assert re.search(r"[0-9][eE][-+]?[0-9]", text) is None
+    assert json.loads(text) == [{"ck_u_l": value, "kind": "visit"}]
+
+
+def test_extreme_values_are_judged_not_fatal() -> None:
+    done = run_python("""
+        from engine.evaluate import Evaluator
+        from engine.patient import Patient
+        from engine.rulebase import RULES_DIR, load_rulebase
+
+        evaluator = Evaluator(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
+        for ck in (1e16, 1e22, 1e-10, 5e-7):
+            found = evaluator.evaluate(Patient.model_validate({"id": "p", "visits": [
+                {"date": "2022-05-01", "ck_u_l": ck, "cmas": 50.0, "mmt8": 79.0,
+                 "physician_global_vas": 5.0}]}))  # CK decides: 3 of 4 or 2 of 4
+            print(ck, found.judgements["cid.printo"].status)
+    """)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "1e+16 not_met", "1e+22 not_met", "1e-10 met", "5e-07 met"]
