@@ -156,8 +156,9 @@ class Runtime:
         reusable = False
         try:
             yield session
-            reusable = self._empty(session)
+            reusable = not session.failed and self._empty(session)
         finally:
+            session.closed = True
             del self._live[sid]
             if reusable:
                 self._idle.append(sid)
@@ -167,7 +168,7 @@ class Runtime:
     def _empty(self, session: Session) -> bool:
         """Retract what the session asserted; True when that left its state as new."""
         if not session.asserted:
-            return True
+            return session.stored  # a session with no state yet is simply not kept
         result = core.retract_facts(self._handle, to_json(session.asserted))
         # Rules match single facts, so a retraction fires nothing; if it ever did, the
         # state is not trusted again.
@@ -185,18 +186,28 @@ class Session:
     stored: bool = False
     # The facts as asserted (with the session id), to retract them when the session ends.
     asserted: list[dict[str, Any]] = field(default_factory=list)
+    # An assertion failed part-way (the engine may hold some of it): never reused.
+    failed: bool = False
+    closed: bool = False  # the session has ended: its id may be another evaluation's now
 
     def assert_facts(self, facts: list[dict[str, Any]]) -> None:
         """Assert facts; every rule they satisfy is recorded before this returns."""
+        if self.closed:
+            raise RuntimeError("facts asserted into a session that has ended")
         if not facts:
             return
         runtime = self.runtime
         sent = [{**fact, "sid": self.sid} for fact in facts]
-        result = core.assert_facts(runtime._handle, to_json(sent))
-        if result[0] == _NOT_HANDLED:
-            raise RuleExecutionError("a fact matched no rule (the catch-all rule is missing)")
-        if result[0] == _OBSERVED:
-            raise RuleExecutionError("a fact identical to one already asserted")
-        self.stored = True
-        self.asserted += sent
-        runtime._run_actions(self.sid, 0 if result[0] == _NO_STATE else result[1])
+        try:
+            result = core.assert_facts(runtime._handle, to_json(sent))
+            if result[0] == _NOT_HANDLED:
+                raise RuleExecutionError(
+                    "a fact matched no rule (the catch-all rule is missing)")
+            if result[0] == _OBSERVED:
+                raise RuleExecutionError("a fact identical to one already asserted")
+            self.stored = True
+            self.asserted += sent
+            runtime._run_actions(self.sid, 0 if result[0] == _NO_STATE else result[1])
+        except BaseException:
+            self.failed = True
+            raise

@@ -167,6 +167,65 @@ def test_a_failure_deletes_a_reused_session(tmp_path: Path) -> None:
     assert judge_ck(runtime, 200) == "not_met"
 
 
+def test_a_session_that_asserted_nothing_is_not_kept() -> None:
+    """It has no state in durable_rules: kept, it would later be deleted as if it had one
+    (an error), or take an unhandled fact and crash the process when deleted."""
+    done = run_python("""
+        import tempfile
+        from pathlib import Path
+        from engine.runtime import RuleExecutionError, Runtime
+        from tests.test_durable_pitfalls import judge_ck, tiny_rulebase
+
+        runtime = Runtime(tiny_rulebase(Path(tempfile.mkdtemp())))
+        with runtime.session():
+            pass
+        assert runtime._idle == [], runtime._idle
+        try:
+            with runtime.session() as session:
+                session.assert_facts([{"x": 1}])  # no rule takes it
+        except RuleExecutionError as error:
+            print("raised:", error)
+        try:
+            with runtime.session():
+                raise KeyError("failure before any fact")
+        except KeyError as error:
+            print("raised:", error)
+        print(judge_ck(runtime, 100))
+    """)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "raised: a fact matched no rule (the catch-all rule is missing)",
+        "raised: 'failure before any fact'", "met"]
+
+
+def test_a_session_whose_assertion_failed_is_not_reused(tmp_path: Path) -> None:
+    """Even when the caller goes on after the error, the engine may hold part of it."""
+    runtime = Runtime(tiny_rulebase(tmp_path))
+    fact = {"kind": "visit", "visit": 0, "ck_u_l": 100.0, "judge:tiny.ck_normal": True,
+            "judged": True}
+
+    with runtime.session() as session, pytest.raises(RuleExecutionError, match="identical"):
+        session.assert_facts([fact, fact])
+
+    assert runtime._idle == []
+    with runtime.session() as session:
+        session.assert_facts([{**fact, "ck_u_l": 200.0}])
+        assert dict(session.outcomes.fired) == {("tiny.ck_normal", 0): [("not_met", 1)]}
+
+
+def test_a_session_takes_no_facts_once_it_has_ended(tmp_path: Path) -> None:
+    runtime = Runtime(tiny_rulebase(tmp_path))
+    assert judge_ck(runtime, 100) == "met"
+    with runtime.session() as ended:
+        pass
+
+    with pytest.raises(RuntimeError, match="ended"):
+        ended.assert_facts([{"kind": "visit", "visit": 0, "ck_u_l": 100.0}])
+    [sid] = runtime._idle
+    assert json.loads(core.get_facts(runtime._handle, sid)) == []
+
+
 def test_a_reused_session_starts_empty(cid: Evaluator) -> None:
     """Evaluations reuse one session, retracting their facts: nothing carries over."""
     active = patient({"ck_u_l": 900.0, "cmas": 20.0, "mmt8": 50.0}, {"cmas": 30.0})
