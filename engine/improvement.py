@@ -25,8 +25,11 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _HUNDRED = Decimal(100)
 # Floating point decides a comparison of two sums of products when they differ by more
 # than this share of the magnitudes involved: its own error is a few units of 2**-53
-# (about 1e-16) of them, so the margin leaves a factor of ten thousand to spare.
+# (about 1e-16) of them, so the margin leaves a factor of ten thousand to spare. Below
+# _TINY that relative bound fails (subnormal numbers lose precision), and exact
+# arithmetic decides.
 _MARGIN = 1e-12
+_TINY = 1e-290
 
 
 @functools.lru_cache(maxsize=4096)  # band edges and scale ends recur in every evaluation
@@ -36,7 +39,7 @@ def exact(value: float | int) -> Decimal:
 
 def _clear(left: float, right: float, magnitude: float) -> bool:
     """Floating point alone tells ``left`` from ``right``: they are far from a tie."""
-    return abs(left - right) > _MARGIN * magnitude
+    return magnitude > _TINY and abs(left - right) > _MARGIN * magnitude
 
 
 class Change:
@@ -62,12 +65,16 @@ class Change:
         right = percent * self._scale
         if _clear(self._gain, right, self._size + abs(percent) * self._span):
             return self._gain > right
-        gain = _EXACT.subtract(exact(self.start), exact(self.end))
-        scale = _EXACT.subtract(exact(self.high), exact(self.low))
+        gain, scale = self._exact()
         return _EXACT.multiply(gain, _HUNDRED) > _EXACT.multiply(exact(percent), scale)
 
+    def _exact(self) -> tuple[Decimal, Decimal]:
+        return (_EXACT.subtract(exact(self.start), exact(self.end)),
+                _EXACT.subtract(exact(self.high), exact(self.low)))
+
     def __float__(self) -> float:
-        return self._gain / self._scale  # for display only
+        gain, scale = self._exact()  # for display only, as the values were written
+        return float(gain) / float(scale) * 100
 
 
 def percent_change(baseline: float, follow_up: float, measure: Mapping[str, Any]) -> Change:

@@ -310,3 +310,23 @@ def test_most_abnormal_enzyme_agrees_with_fractions(a: Decimal, b: Decimal) -> N
     assert chosen is not None
     expected = "ldh_u_l" if Fraction(b) / 300 > Fraction(a) / 150 else "ck_u_l"
     assert chosen["field"] == expected
+
+
+@pytest.mark.parametrize(("baseline", "follow_up", "edge", "passed"), [
+    (8.4e-323, 8e-323, 5, False),  # subnormal: 4.76%, not past 5%
+    (1e-320, 9.4e-321, 5, True),  # 6%
+    (1e300, 9.5e299, 5, False),  # exactly 5%
+])
+def test_extreme_values_are_compared_exactly(baseline: float, follow_up: float, edge: int,
+                                             passed: bool) -> None:
+    change = percent_change(baseline, follow_up, {"relative": True})
+    exact_percent = (Fraction(str(baseline)) - Fraction(str(follow_up))) / Fraction(
+        str(baseline)) * 100
+    assert (exact_percent > edge) is passed
+    assert change.exceeds(edge) is passed
+
+
+def test_percent_change_is_shown_from_the_values_as_written() -> None:
+    """MMT8 60 -> 71.3 of 80 is exactly 14.125%: shown as 14.13."""
+    working = scored({"mmt8": 71.3}, baseline={"mmt8": 60.0})["working"]
+    assert working["domains"]["muscle_strength"]["percent_change"] == 14.13
