@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -69,19 +69,18 @@ class Plugins:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self.names = sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
+        # Each plugin is called on its own, so that a failure is its own: through a plugin
+        # manager holding it alone (pluggy's subset callers filter every implementation
+        # again on every call, a twentieth of an evaluation with six plugins).
+        self._alone = {name: _alone(pm, name) for name in self.names}
         self.packs = {name: self._packs_of(name) for name in self.names}
         impls = pm.hook.jdm_cds_guidance.get_hookimpls()
-        # Each plugin's guidance is called on its own, so that one failure costs only its
-        # own cards. pluggy's per-plugin callers filter every implementation again on every
-        # call (a twentieth of an evaluation with six plugins): plain implementations are
-        # called as pluggy calls them, and only a wrapper needs pluggy's machinery.
-        wrapped = any(impl.hookwrapper or impl.wrapper for impl in impls)
-        by_name = {impl.plugin_name: impl for impl in impls}
-        self._guidance = [(name, self._caller(GUIDANCE, name) if wrapped
-                           else _plain_call(by_name[name]))
-                          for name in self.names if name in by_name]
+        guided = {impl.plugin_name for impl in impls}
+        self._guidance = [(name, self._alone[name].hook.jdm_cds_guidance)
+                          for name in self.names if name in guided]
         # Copying the assessment costs as much as judging the patient: only for those who read it.
-        self._shows_assessment = any("assessment" in impl.argnames for impl in impls)
+        self._shows_assessment = any("assessment" in (*impl.argnames, *impl.kwargnames)
+                                     for impl in impls)
 
     @classmethod
     def load(cls, disabled: Iterable[str] = ()) -> Plugins:
@@ -123,14 +122,9 @@ class Plugins:
             raise PluginLoadError(name, f"plugin '{name}': {error}") from error
         return cls(pm)
 
-    def _caller(self, hook: str, name: str) -> pluggy.HookCaller:
-        others = [plugin for other, plugin in self.pm.list_name_plugin()
-                  if other != name and plugin is not None]
-        return self.pm.subset_hook_caller(hook, remove_plugins=others)
-
     def _packs_of(self, name: str) -> tuple[Path, ...]:
         try:
-            results = self._caller(RULE_PACKS, name)()
+            results = self._alone[name].hook.jdm_cds_rule_packs()
         except Exception as error:
             raise PluginLoadError(name, f"plugin '{name}' failed in {RULE_PACKS}: "
                                   f"{_describe(error)}") from error
@@ -183,13 +177,11 @@ class Plugins:
         return cards, errors
 
 
-def _plain_call(impl: pluggy.HookImpl) -> Callable[..., list[object]]:
-    """One implementation called as pluggy calls it: arguments by name, ``None`` dropped."""
-    def call(**kwargs: object) -> list[object]:
-        result = impl.function(*(kwargs[name] for name in impl.argnames))
-        return [] if result is None else [result]
-
-    return call
+def _alone(pm: pluggy.PluginManager, name: str) -> pluggy.PluginManager:
+    """A plugin manager holding only the plugin ``name`` of ``pm``."""
+    alone = plugin_manager()
+    alone.register(pm.get_plugin(name), name=name)
+    return alone
 
 
 def _cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], list[str]]:

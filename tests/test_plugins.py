@@ -504,6 +504,47 @@ def test_a_wrapper_guidance_hook_is_run_by_pluggy_and_the_others_still_run() -> 
     assert [e.plugin for e in assessment.errors] == ["raising"]
 
 
+def _card(card_id: str) -> dict[str, Any]:
+    return {"id": card_id, "indicator": "info", "summary": card_id, "detail": "A test card.",
+            "source": {"label": "Test source"}}
+
+
+class _TwoHooks:
+    """Two guidance implementations in one plugin, as pluggy's ``specname`` allows."""
+
+    @hookimpl(specname="jdm_cds_guidance")
+    def first(self) -> list[dict[str, Any]]:
+        return [_card("two_hooks.first")]
+
+    @hookimpl(specname="jdm_cds_guidance")
+    def second(self) -> list[dict[str, Any]]:
+        return [_card("two_hooks.second")]
+
+
+class _OptionalAssessment:
+    """Takes the assessment as an argument with a default: pluggy passes it all the same."""
+
+    @hookimpl
+    def jdm_cds_guidance(self, assessment: Assessment | None = None) -> list[Any]:
+        if assessment is None:
+            return [_card("optional.not_given")]
+        assessment.judgements.clear()  # a copy: the evaluation keeps its judgements
+        return [_card("optional.given")]
+
+
+def test_guidance_hooks_are_called_as_pluggy_calls_them() -> None:
+    evaluator = evaluator_for(with_plugins(two_hooks=_TwoHooks(),
+                                           optional=_OptionalAssessment()))
+
+    assessment = evaluator.evaluate(patient("negative"))
+
+    assert sorted(c.id for c in assessment.guidance if c.plugin == "two_hooks") == [
+        "two_hooks.first", "two_hooks.second"]
+    assert [c.id for c in assessment.guidance if c.plugin == "optional"] == ["optional.given"]
+    assert "cid.printo" in assessment.judgements
+    assert assessment.errors == []
+
+
 @pytest.mark.parametrize("output", ["json", "text"])
 def test_cli_reports_the_failing_plugin_and_exits_0(
         with_raising: Evaluator, monkeypatch: pytest.MonkeyPatch, output: str) -> None:
