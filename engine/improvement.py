@@ -15,8 +15,10 @@ a fraction of its cost (this runs in every evaluation).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from fractions import Fraction
 from typing import Any
 
 # Unbounded precision: additions and products are exact. No division is made in it (a
@@ -72,9 +74,18 @@ class Change:
         return (_EXACT.subtract(exact(self.start), exact(self.end)),
                 _EXACT.subtract(exact(self.high), exact(self.low)))
 
-    def __float__(self) -> float:
-        gain, scale = self._exact()  # for display only, as the values were written
-        return float(gain) / float(scale) * 100
+    def shown(self) -> float:
+        """The percent change to two decimals, rounded half away from zero, exactly."""
+        hundredths = self._gain * 100 / self._scale
+        # Its error is a few units of 2**-53 of the magnitudes involved: far enough from a
+        # tie, floating point rounds it as exact arithmetic would.
+        error = _MARGIN * (self._size * 100 / self._scale + abs(hundredths))
+        if self._size > _TINY and abs(abs(hundredths) % 1 - 0.5) > error:
+            return round(hundredths) / 100
+        gain, scale = self._exact()
+        precise = Fraction(gain) * 10000 / Fraction(scale)
+        rounded = math.floor(abs(precise) + Fraction(1, 2))
+        return float(rounded if precise >= 0 else -rounded) / 100
 
 
 def percent_change(baseline: float, follow_up: float, measure: Mapping[str, Any]) -> Change:
@@ -141,7 +152,7 @@ def improvement_score(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
             "measure": field,
             "baseline": baseline[field],
             "follow_up": follow_up[field],
-            "percent_change": round(float(change), 2),
+            "percent_change": change.shown(),
             "points": score,
         }
     details: dict[str, Any] = {"domains": domains, "partial_score": total}

@@ -7,6 +7,7 @@ scores the band above.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -327,6 +328,24 @@ def test_extreme_values_are_compared_exactly(baseline: float, follow_up: float, 
 
 
 def test_percent_change_is_shown_from_the_values_as_written() -> None:
-    """MMT8 60 -> 71.3 of 80 is exactly 14.125%: shown as 14.13."""
+    """MMT8 60 -> 71.3 of 80 is exactly 14.125%: shown as 14.13 (half away from zero)."""
     working = scored({"mmt8": 71.3}, baseline={"mmt8": 60.0})["working"]
     assert working["domains"]["muscle_strength"]["percent_change"] == 14.13
+    worse = scored({"mmt8": 48.7}, baseline={"mmt8": 60.0})["working"]
+    assert worse["domains"]["muscle_strength"]["percent_change"] == -14.13
+
+
+@settings(max_examples=400, deadline=None)
+@given(baseline=_decimals, follow_up=_decimals,
+       scale=st.sampled_from([(0, 10), (0, 3), (0, 80), (0, 52), (0, 20), None]))
+def test_percent_change_shown_agrees_with_fractions(baseline: Decimal, follow_up: Decimal,
+                                                    scale: tuple[int, int] | None) -> None:
+    span = Fraction(baseline) if scale is None else Fraction(scale[1] - scale[0])
+    if span == 0:
+        return
+    measure: dict[str, Any] = ({"relative": True} if scale is None
+                               else {"range": list(scale)})
+    exact_hundredths = (Fraction(baseline) - Fraction(follow_up)) / span * 10000
+    rounded = math.floor(abs(exact_hundredths) + Fraction(1, 2))
+    expected = float(rounded if exact_hundredths >= 0 else -rounded) / 100
+    assert percent_change(float(baseline), float(follow_up), measure).shown() == expected
