@@ -7,6 +7,7 @@ time; cross-reference checks live in ``validators``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, get_args
@@ -41,6 +42,8 @@ from engine.rule_types import (
 )
 
 _T = TypeVar("_T")
+# Integers beyond this are not all exact as doubles, which is how the engine compares.
+_LARGEST_INTEGER = 2**53
 
 
 class _MarkedDict(dict[str, Any]):
@@ -250,6 +253,13 @@ class _Reader:
         if not isinstance(value, bool | int | float | str):
             self.error(data.line, "type", f"'{op}' on '{field}' needs a number, true/false "
                        f"or a name (got {_describe(value)})")
+            return None
+        if (isinstance(value, float) and not math.isfinite(value)) or (
+                isinstance(value, int) and abs(value) > _LARGEST_INTEGER):
+            # The engine compares numbers as doubles: a larger integer would be rounded,
+            # and infinity or NaN cannot be sent to it at all.
+            self.error(data.line, "type", f"'{op}' on '{field}' needs a finite number of at "
+                       f"most {_LARGEST_INTEGER:,} in size (got {value!r})")
             return None
         return Compare(field, op, value, mark)
 

@@ -20,6 +20,11 @@ EXPECTED: dict[str, list[tuple[int, str, str]]] = {
     "unknown_field.yaml": [(11, "unknown-field", "unknown field 'severity' in rule")],
     "duplicate_id.yaml": [(13, "duplicate-id", "rule id 'bad.same' is already defined at")],
     "bad_operator.yaml": [(13, "bad-operator", "unknown operator 'le' on 'ck_u_l'")],
+    "bad_numbers.yaml": [
+        (11, "type", "'lte' on 'ck_u_l' needs a finite number"),
+        (16, "type", "'eq' on 'ck_u_l' needs a finite number"),
+        (21, "type", "(got 18446744073709551615)"),
+    ],
     "cycle_rules.yaml": [(22, "cycle", "bad.chicken -> bad.egg -> bad.chicken")],
     "cycle_criteria.yaml": [(15, "cycle", "muscle -> bad_cycle_criteria/strength -> ")],
     "unknown_criterion.yaml": [(23, "unknown-reference", "unknown criterion 'mmt8_normal'")],
