@@ -77,15 +77,18 @@ class Change:
     def shown(self) -> float:
         """The percent change to two decimals, rounded half away from zero, exactly."""
         hundredths = self._gain * 100 / self._scale
-        # Its error is a few units of 2**-53 of the magnitudes involved: far enough from a
-        # tie, floating point rounds it as exact arithmetic would.
-        error = _MARGIN * (self._size * 100 / self._scale + abs(hundredths))
+        # Its error is a few units of 2**-53 of the magnitudes involved, the gain's and the
+        # scale's: far enough from a tie, floating point rounds it as exact arithmetic would.
+        error = _MARGIN * (self._size * 100 + abs(hundredths) * self._span) / self._scale
         if self._size > _TINY and abs(abs(hundredths) % 1 - 0.5) > error:
             return round(hundredths) / 100
         gain, scale = self._exact()
         precise = Fraction(gain) * 10000 / Fraction(scale)
         rounded = math.floor(abs(precise) + Fraction(1, 2))
-        return float(rounded if precise >= 0 else -rounded) / 100
+        try:
+            return float(rounded if precise >= 0 else -rounded) / 100
+        except OverflowError:  # a baseline next to zero: the change is beyond any float
+            return math.inf if precise >= 0 else -math.inf
 
 
 def percent_change(baseline: float, follow_up: float, measure: Mapping[str, Any]) -> Change:

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from longitudinal import JAK, START, assess, day, judge, patient, visit
 
-from engine.improvement import choose_measure, percent_change
+from engine.improvement import Change, choose_measure, percent_change
 
 RULE = "response.acr_eular_2016"
 
@@ -349,3 +349,14 @@ def test_percent_change_shown_agrees_with_fractions(baseline: Decimal, follow_up
     rounded = math.floor(abs(exact_hundredths) + Fraction(1, 2))
     expected = float(rounded if exact_hundredths >= 0 else -rounded) / 100
     assert percent_change(float(baseline), float(follow_up), measure).shown() == expected
+
+
+@pytest.mark.parametrize(("change", "shown"), [
+    # the scale's own rounding matters when its ends are large and close together
+    (Change(0.020675, 0, 123456.1, 123456.0), 20.68),
+    (Change(0, 0.020675, 123456.1, 123456.0), -20.68),
+    # a relative change from a baseline next to zero is beyond any float
+    (Change(5e-324, 1000.0, 5e-324, 0), -math.inf),
+])
+def test_percent_change_shown_at_the_limits(change: Change, shown: float) -> None:
+    assert change.shown() == shown
