@@ -8,6 +8,7 @@ its ``derived`` section, through the kinds registered here; it never decides a c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -135,7 +136,11 @@ def _dose_per_kg(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
     if p["per_kg"] in fact:
         return fact[p["per_kg"]]
     if p["per_day"] in fact and p["weight"] in fact:
-        return fact[p["per_day"]] / fact[p["weight"]]
+        dose = fact[p["per_day"]] / fact[p["weight"]]
+        if math.isfinite(dose):
+            return dose
+        return DetailedValue(None, {"unknown_because": f"{fact[p['per_day']]:g} / "
+                                    f"{fact[p['weight']]:g} is too large to compute"})
     return None
 
 

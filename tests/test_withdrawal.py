@@ -160,6 +160,17 @@ def test_weight_of_another_visit_is_not_used() -> None:
         assert any("no weight" in text for text in found.reasons)
 
 
+def test_a_dose_too_large_to_compute_is_unknown() -> None:
+    """mg/day over a weight next to zero is beyond any number: unknown, never infinite."""
+    p = patient(visit(0, **TIS_BASE),
+                visit(120, **MAJOR, prednisone_mg_per_day=10.0, weight_kg=5e-324),
+                treatments=[JAK, PREDNISONE])
+    for rule in ("withdrawal.steroid_taper", "withdrawal.steroid_stop"):
+        found = judge(p, rule)
+        assert found.status == "indeterminate"
+        assert found.values["steroid_dose_now"] is None
+
+
 # --- steroid stop -----------------------------------------------------------------------
 
 LOW = {"prednisone_mg_per_kg_day": 0.2}
