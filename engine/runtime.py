@@ -54,6 +54,8 @@ def to_json(value: Any) -> str:
     # up or below 1e-6; a key or text holding "e+" or "e-" only costs the slower encoding.
     if b"e+" in text or b"e-" in text:
         text = orjson.dumps(_in_full(value))
+    if b":null" in text:  # how orjson writes infinity and NaN; facts hold no None
+        raise RuleExecutionError("a value that is not a finite number would reach the engine")
     return text.decode()
 
 
@@ -186,6 +188,8 @@ class Session:
     stored: bool = False
     # The facts as asserted (with the session id), to retract them when the session ends.
     asserted: list[dict[str, Any]] = field(default_factory=list)
+    # (kind, visit) of every fact asserted: durable_rules raises on a fact seen before.
+    identities: set[tuple[Any, Any]] = field(default_factory=set)
     # An assertion failed part-way (the engine may hold some of it): never reused.
     failed: bool = False
     closed: bool = False  # the session has ended: its id may be another evaluation's now
@@ -196,6 +200,14 @@ class Session:
             raise RuntimeError("facts asserted into a session that has ended")
         if not facts:
             return
+        # Checked before the engine sees them: a fact it rejects still leaves state behind
+        # in a new session, which can then be neither reused nor deleted.
+        identities = {(fact.get("kind"), fact.get("visit")) for fact in facts}
+        if (len(identities) < len(facts) or not identities.isdisjoint(self.identities)
+                or any(not isinstance(kind, str) for kind, _ in identities)):
+            raise RuleExecutionError("each fact needs a kind, and no two facts of a session "
+                                     "the same kind and visit")
+        self.identities |= identities
         runtime = self.runtime
         sent = [{**fact, "sid": self.sid} for fact in facts]
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import subprocess
 import sys
@@ -181,8 +182,8 @@ def test_a_session_that_asserted_nothing_is_not_kept() -> None:
             pass
         assert runtime._idle == [], runtime._idle
         try:
-            with runtime.session() as session:
-                session.assert_facts([{"x": 1}])  # no rule takes it
+            with runtime.session() as session:  # judged, but no judgement asked for
+                session.assert_facts([{"kind": "visit", "visit": 0, "judged": True}])
         except RuleExecutionError as error:
             print("raised:", error)
         try:
@@ -200,18 +201,41 @@ def test_a_session_that_asserted_nothing_is_not_kept() -> None:
 
 
 def test_a_session_whose_assertion_failed_is_not_reused(tmp_path: Path) -> None:
-    """Even when the caller goes on after the error, the engine may hold part of it."""
+    """Even when the caller goes on after the error, the engine may hold part of it: the
+    session is deleted, however many times that happens."""
     runtime = Runtime(tiny_rulebase(tmp_path))
     fact = {"kind": "visit", "visit": 0, "ck_u_l": 100.0, "judge:tiny.ck_normal": True,
             "judged": True}
 
-    with runtime.session() as session, pytest.raises(RuleExecutionError, match="identical"):
-        session.assert_facts([fact, fact])
+    for _ in range(1_100):
+        with runtime.session() as session:
+            session.assert_facts([fact])
+            with pytest.raises(RuleExecutionError, match="matched no rule"):
+                session.assert_facts([{"kind": "visit", "visit": 1, "judged": True}])
+        assert runtime._idle == []
 
-    assert runtime._idle == []
     with runtime.session() as session:
         session.assert_facts([{**fact, "ck_u_l": 200.0}])
         assert dict(session.outcomes.fired) == {("tiny.ck_normal", 0): [("not_met", 1)]}
+
+
+def test_facts_without_an_identity_are_refused_before_the_engine(tmp_path: Path) -> None:
+    """A fact the engine would reject leaves state behind in a new session that can be
+    neither reused nor deleted: such facts never reach it."""
+    runtime = Runtime(tiny_rulebase(tmp_path))
+    fact = {"kind": "visit", "visit": 0, "ck_u_l": 100.0, "judge:tiny.ck_normal": True,
+            "judged": True}
+
+    for batch in ([fact, fact], [{"visit": 0, "ck_u_l": 1.0}]):
+        with runtime.session() as session, pytest.raises(RuleExecutionError, match="kind"):
+            session.assert_facts(batch)
+    with runtime.session() as session:
+        session.assert_facts([fact])
+        with pytest.raises(RuleExecutionError, match="same kind and visit"):
+            session.assert_facts([{**fact, "ck_u_l": 90.0}])
+
+    assert runtime._live == {}
+    assert judge_ck(runtime, 100) == "met"
 
 
 def test_a_session_takes_no_facts_once_it_has_ended(tmp_path: Path) -> None:
@@ -438,6 +462,12 @@ def test_numbers_are_sent_without_exponents(value: float) -> None:
 
     assert re.search(r"[0-9][eE][-+]?[0-9]", text) is None
     assert json.loads(text) == [{"ck_u_l": value, "kind": "visit"}]
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_number_that_is_not_finite_is_an_error_not_a_null(value: float) -> None:
+    with pytest.raises(RuleExecutionError, match="not a finite number"):
+        to_json([{"kind": "visit", "visit": 0, "ck_u_l": value}])
 
 
 def test_extreme_values_are_judged_not_fatal() -> None:
