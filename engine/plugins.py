@@ -69,14 +69,10 @@ class Plugins:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self.names = sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
-        # Each plugin is called on its own, so that a failure is its own: through a plugin
-        # manager holding it alone (pluggy's subset callers filter every implementation
-        # again on every call, a twentieth of an evaluation with six plugins).
-        self._alone = {name: _alone(pm, name) for name in self.names}
         self.packs = {name: self._packs_of(name) for name in self.names}
         impls = pm.hook.jdm_cds_guidance.get_hookimpls()
         guided = {impl.plugin_name for impl in impls}
-        self._guidance = [(name, self._alone[name].hook.jdm_cds_guidance)
+        self._guidance = [(name, self._caller(GUIDANCE, name))
                           for name in self.names if name in guided]
         # Copying the assessment costs as much as judging the patient: only for those who read it.
         self._shows_assessment = any("assessment" in (*impl.argnames, *impl.kwargnames)
@@ -122,9 +118,16 @@ class Plugins:
             raise PluginLoadError(name, f"plugin '{name}': {error}") from error
         return cls(pm)
 
+    def _caller(self, hook: str, name: str) -> pluggy.HookCaller:
+        """The hook of one plugin alone: each plugin is called on its own, so that a
+        failure costs only its own part."""
+        others = [plugin for other, plugin in self.pm.list_name_plugin()
+                  if other != name and plugin is not None]
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)
+
     def _packs_of(self, name: str) -> tuple[Path, ...]:
         try:
-            results = self._alone[name].hook.jdm_cds_rule_packs()
+            results = self._caller(RULE_PACKS, name)()
         except Exception as error:
             raise PluginLoadError(name, f"plugin '{name}' failed in {RULE_PACKS}: "
                                   f"{_describe(error)}") from error
@@ -175,13 +178,6 @@ class Plugins:
                 errors += [PluginError(plugin=name, hook=GUIDANCE, error=p) for p in problems]
         cards.sort(key=lambda card: _SEVERITY[card.indicator])
         return cards, errors
-
-
-def _alone(pm: pluggy.PluginManager, name: str) -> pluggy.PluginManager:
-    """A plugin manager holding only the plugin ``name`` of ``pm``."""
-    alone = plugin_manager()
-    alone.register(pm.get_plugin(name), name=name)
-    return alone
 
 
 def _cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], list[str]]:
