@@ -2,11 +2,11 @@
 
 Python API::
 
-    import engine
-    patient = engine.load_patient("patient.yaml")
-    assessment = engine.evaluate(patient, at=None)
+    import jdm_cds
+    patient = jdm_cds.load_patient("patient.yaml")
+    assessment = jdm_cds.evaluate(patient, at=None)
 
-Plugins mark their hook implementations with ``engine.hookimpl`` (docs/plugins.md).
+Plugins mark their hook implementations with ``jdm_cds.hookimpl`` (docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-from engine.assessment import Assessment
-
-# Importing a submodule sets it as an attribute of this package: engine.evaluate (the module)
+# Importing a submodule sets it as an attribute of this package: jdm_cds.evaluate (the module)
 # is loaded here, before the function below takes the name for good.
-from engine.evaluate import Evaluator
-from engine.hookspecs import hookimpl
-from engine.patient import Patient, PatientFileError, load_patient
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import Patient
+from jdm_cds.model.reading import PatientFileError, load_patient
+from jdm_cds.plugins.hookspecs import hookimpl
 
 __all__ = [
     "Assessment", "Evaluator", "Patient", "PatientFileError", "evaluate", "hookimpl",
@@ -33,7 +33,7 @@ _per_thread = threading.local()
 
 def evaluate(patient: Patient, at: date | None = None) -> Assessment:
     """Judge ``patient`` on the last visit on or before ``at`` (default: the last visit)."""
-    from engine.setup import default_evaluator
+    from jdm_cds.defaults import default_evaluator
 
     evaluator: Evaluator | None = getattr(_per_thread, "evaluator", None)
     if evaluator is None:

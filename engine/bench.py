@@ -1,4 +1,4 @@
-"""Benchmark the whole pipeline on a generated cohort: ``python -m engine.bench``.
+"""Benchmark the whole pipeline on a generated cohort: ``python -m jdm_cds.bench``.
 
 Prints evaluations per second, p50 and p99 latency per evaluation, peak memory, and
 the durable_rules floor: the very facts the pipeline asserted, replayed into a ruleset
@@ -23,11 +23,12 @@ from typing import Any
 
 import durable_rules_engine as core
 
-from engine.evaluate import Evaluator
-from engine.facts import Fact
-from engine.patient import JAK_INHIBITORS, Patient
-from engine.rulebase import RULES_DIR, load_rulebase
-from engine.runtime import Session, to_json
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.facts.builder import Fact
+from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
+from jdm_cds.model.patient import Patient
+from jdm_cds.model.vocabulary import JAK_INHIBITORS
+from jdm_cds.runtime import Session, to_json
 
 ANTIBODIES = ("anti-MDA5", "anti-NXP2", "anti-TIF1g", "anti-Mi-2", "anti-SAE", "negative")
 JAK_SHARE = 0.85  # most of the cohort is on a JAK inhibitor, as in the study
@@ -219,7 +220,7 @@ def build_evaluator(packs: str) -> tuple[Evaluator, str]:
     if packs == "cid":
         evaluator = Evaluator(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
     else:
-        from engine.setup import default_evaluator
+        from jdm_cds.defaults import default_evaluator
 
         evaluator = default_evaluator()
     names = ", ".join(f"{p.id} {p.version}" for p in evaluator.rulebase.packs)
@@ -227,7 +228,7 @@ def build_evaluator(packs: str) -> tuple[Evaluator, str]:
 
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m jdm_cds.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=10_000, help="cohort size")
     parser.add_argument("--visits", type=int, default=6, help="visits per patient")

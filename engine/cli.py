@@ -18,16 +18,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.assessment import Assessment
-from engine.diagnostics import RuleLoadError, Severity
-from engine.evaluate import Evaluator
-from engine.patient import PatientFileError, iter_patient_files, load_patient, patient_json_schema
-from engine.plugins import PluginLoadError, Plugins
-from engine.report import render_text, render_timeline, timeline_json, to_json
-from engine.rulebase import read_packs
-from engine.runtime import RuleExecutionError
-from engine.timeline import Row
-from engine.timeline import rows as timeline_rows
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.diagnostics import RuleLoadError, Severity
+from jdm_cds.language.rulebase import read_packs
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import patient_json_schema
+from jdm_cds.model.reading import PatientFileError, iter_patient_files, load_patient
+from jdm_cds.plugins.manager import PluginLoadError, Plugins
+from jdm_cds.report.text import render_text, render_timeline, timeline_json, to_json
+from jdm_cds.report.timeline import Row
+from jdm_cds.report.timeline import rows as timeline_rows
+from jdm_cds.runtime import RuleExecutionError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -90,7 +91,7 @@ def _plugins(disabled: list[str] | None) -> Plugins:
 
 
 def _evaluator(disabled: list[str] | None = None) -> Evaluator:
-    from engine.setup import default_evaluator
+    from jdm_cds.defaults import default_evaluator
 
     try:
         return default_evaluator(disabled or ())
@@ -161,7 +162,7 @@ def cohort(
     disable_plugin: DisablePlugin = None,
 ) -> None:
     """Evaluate every patient and summarise the cohort as the study reported its results."""
-    from engine.cohort import render_cohort, summarise
+    from jdm_cds.cohort.summary import render_cohort, summarise
 
     summary = summarise(paths, _evaluator(disable_plugin))
     for invalid in summary.invalid:

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, get_args
 
-from engine.assessment import (
+from jdm_cds.facts.builder import Fact, FactBuilder, Timeline, timeline
+from jdm_cds.language.compiler import (
+    LEAF_STATUS,
+    CompiledRule,
+    Outcome,
+    RuleBase,
+    judge_key,
+    leaf_key,
+    list_key,
+)
+from jdm_cds.language.rule_types import Compare, Contains, Is, Leaf, RuleRef, Scope, Status
+from jdm_cds.model.assessment import (
     Alert,
     Assessment,
     Assumption,
@@ -23,19 +34,8 @@ from engine.assessment import (
     Recommendation,
     Source,
 )
-from engine.compiler import (
-    LEAF_STATUS,
-    CompiledRule,
-    Outcome,
-    RuleBase,
-    judge_key,
-    leaf_key,
-    list_key,
-)
-from engine.facts import Fact, FactBuilder, Timeline, timeline
-from engine.patient import Patient
-from engine.rule_types import Compare, Contains, Is, Leaf, RuleRef, Scope, Status
-from engine.runtime import Outcomes, RuleExecutionError, Runtime
+from jdm_cds.model.patient import Patient
+from jdm_cds.runtime import Outcomes, RuleExecutionError, Runtime
 
 # Guidance providers get the patient and the assessment so far, and return cards and
 # errors (plugins are isolated: one failing plugin does not stop the evaluation).

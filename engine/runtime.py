@@ -36,7 +36,7 @@ from typing import Any
 import durable_rules_engine as core
 import orjson
 
-from engine.compiler import RULESET, RuleBase
+from jdm_cds.language.compiler import RULESET, RuleBase
 
 # Results of the core's assert calls, as durable/engine.py (Ruleset._handle_result) reads
 # them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.

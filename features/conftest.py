@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from pytest_bdd.parser import Feature, Scenario, Step
 
-from engine.plugins import PluginLoadError
-from engine.rulebase import core_pack_paths, read_packs
 from features.steps import report_tables
 from features.steps.coverage import COVERAGE, RuleCoverage, rule_ids
 from features.steps.library import *  # noqa: F403  (step definitions are fixtures)
 from features.steps.library import unmatched_step_message
 from features.steps.tags import AREA_TAGS
+from jdm_cds.language.rulebase import core_pack_paths, read_packs
+from jdm_cds.plugins.manager import PluginLoadError
 
 RULE_COVERAGE_TEST = "test_every_rule_is_fired_by_a_scenario"
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from engine import hookimpl
-from engine.assessment import GuidanceCard, Source
-from engine.patient import ANTIBODIES, Patient
+from jdm_cds import hookimpl
+from jdm_cds.model.assessment import GuidanceCard, Source
+from jdm_cds.model.patient import Patient
+from jdm_cds.model.vocabulary import ANTIBODIES
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine import Assessment, hookimpl
+from jdm_cds import Assessment, hookimpl
 
 PACKS = Path(__file__).parent / "data" / "plugins"
 

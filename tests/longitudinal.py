@@ -7,10 +7,10 @@ import datetime as dt
 import functools
 from typing import Any
 
-from engine.assessment import Assessment, Judgement
-from engine.evaluate import Evaluator
-from engine.patient import Patient
-from engine.rulebase import core_pack_paths, load_rulebase
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.rulebase import core_pack_paths, load_rulebase
+from jdm_cds.model.assessment import Assessment, Judgement
+from jdm_cds.model.patient import Patient
 
 START = dt.date(2021, 1, 1)  # JAK-inhibitor start in every built patient
 

@@ -1,4 +1,4 @@
-"""`make bench` (python -m engine.bench): the cohort it generates and a small run."""
+"""`make bench` (python -m jdm_cds.bench): the cohort it generates and a small run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.bench import make_cohort
-from engine.patient import JAK_INHIBITORS, Visit
+from jdm_cds.bench import make_cohort
+from jdm_cds.model.patient import Visit
+from jdm_cds.model.vocabulary import JAK_INHIBITORS
 
 ROOT = Path(__file__).parent.parent
 MEASURES = [name for name in Visit.model_fields if name not in ("date", "adverse_events")]
@@ -32,7 +33,7 @@ def test_cohort_is_seeded_and_realistic() -> None:
 
 def test_bench_runs_and_prints_every_number() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "engine.bench", "--patients", "50", "--visits", "3", "--long"],
+        [sys.executable, "-m", "jdm_cds.bench", "--patients", "50", "--visits", "3", "--long"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
     assert done.returncode == 0, done.stderr[-2000:]
@@ -48,7 +49,7 @@ def test_bench_runs_and_prints_every_number() -> None:
 
 
 def test_bench_refuses_a_bad_option() -> None:
-    done = subprocess.run([sys.executable, "-m", "engine.bench", "--packs", "nope"],
+    done = subprocess.run([sys.executable, "-m", "jdm_cds.bench", "--packs", "nope"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
 
     assert done.returncode == 2

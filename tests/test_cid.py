@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-import engine
-from engine.assessment import Judgement
-from engine.evaluate import Evaluator
-from engine.patient import Patient, Visit
-from engine.rulebase import RULES_DIR, load_rulebase
+import jdm_cds
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
+from jdm_cds.model.assessment import Judgement
+from jdm_cds.model.patient import Patient, Visit
 
 Tri = bool | None  # Kleene truth value: None is unknown
 MET, FAILED, MISSING = "met", "failed", "missing"
@@ -289,10 +289,10 @@ def test_public_api_gives_the_same_cid_judgements(evaluator: Evaluator) -> None:
     values = {"ck_u_l": 150.0, "cmas": 47.0, "physician_global_vas": 0.2}
     patient = Patient(id="p", visits=(Visit(date=DAY, **values),))
 
-    # Twice: the first call imports engine.evaluate (the module), which must not take the
+    # Twice: the first call imports jdm_cds.evaluate (the module), which must not take the
     # function's name.
-    engine.evaluate(patient)
-    through_api = engine.evaluate(patient).judgements
+    jdm_cds.evaluate(patient)
+    through_api = jdm_cds.evaluate(patient).judgements
     for key, judgement in judge(evaluator, values).items():
         assert through_api[key].status == judgement.status
         assert through_api[key].missing == judgement.missing

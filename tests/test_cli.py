@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-import engine.setup
-from engine.assessment import Assessment
-from engine.cli import app
-from engine.evaluate import Evaluator
-from engine.patient import Patient
-from engine.rulebase import RULES_DIR, load_rulebase
-from engine.runtime import RuleExecutionError
+import jdm_cds.defaults
+from jdm_cds.cli import app
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import Patient
+from jdm_cds.runtime import RuleExecutionError
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"  # visits 2020-01-30, 2020-04-28, 2020-07-20
@@ -273,7 +273,7 @@ class _FailsFor(Evaluator):
 def test_an_engine_error_is_one_line_and_the_others_still_evaluated(
         second: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     failing = _FailsFor(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
-    monkeypatch.setattr(engine.setup, "default_evaluator", lambda disabled=(): failing)
+    monkeypatch.setattr(jdm_cds.defaults, "default_evaluator", lambda disabled=(): failing)
 
     result = run("evaluate", "--format", "json", second, EXAMPLE)
 

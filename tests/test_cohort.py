@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
+from jdm_cds.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "features" / "study_cases"

@@ -1,5 +1,5 @@
 """One regression test per pitfall of durable_rules 2.0.28 (see the field notes), each run
-against our runtime (engine/runtime.py) and compiler (engine/compiler.py)."""
+against our runtime (engine/runtime.py) and compiler (engine/language/compiler.py)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ import durable_rules_engine as core
 import pytest
 from pydantic import ValidationError
 
-import engine
-from engine.compiler import RuleBase
-from engine.evaluate import Evaluator
-from engine.facts import Fact
-from engine.patient import Patient, PatientFileError, Visit, validate_patient
-from engine.rulebase import RULES_DIR, load_rulebase
-from engine.runtime import RuleExecutionError, Runtime, Session, to_json
+import jdm_cds
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.facts.builder import Fact
+from jdm_cds.language.compiler import RuleBase
+from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
+from jdm_cds.model.patient import Patient, Visit
+from jdm_cds.model.reading import PatientFileError, validate_patient
+from jdm_cds.runtime import RuleExecutionError, Runtime, Session, to_json
 
 ROOT = Path(__file__).parent.parent
 DAY = dt.date(2022, 5, 1)
@@ -109,8 +110,8 @@ def test_one_fact_is_seen_by_every_rule_it_matches(cid: Evaluator) -> None:
 
 def test_unmatched_facts_neither_raise_nor_crash_when_their_session_is_deleted() -> None:
     done = run_python("""
-        from engine.rulebase import RULES_DIR, load_rulebase
-        from engine.runtime import Runtime
+        from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
+        from jdm_cds.runtime import Runtime
 
         runtime = Runtime(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
         unmatched = [
@@ -174,7 +175,7 @@ def test_a_session_that_asserted_nothing_is_not_kept() -> None:
     done = run_python("""
         import tempfile
         from pathlib import Path
-        from engine.runtime import RuleExecutionError, Runtime
+        from jdm_cds.runtime import RuleExecutionError, Runtime
         from tests.test_durable_pitfalls import judge_ck, tiny_rulebase
 
         runtime = Runtime(tiny_rulebase(Path(tempfile.mkdtemp())))
@@ -427,13 +428,13 @@ def test_a_runtime_used_from_another_thread_raises_a_clear_error(tmp_path: Path)
 def test_the_public_api_works_from_several_threads() -> None:
     cases = [patient(INACTIVE), patient({"ck_u_l": 900.0, "cmas": 20.0, "mmt8": 50.0}),
              patient({"ck_u_l": 90.0})]
-    expected = [engine.evaluate(p).judgements["cid.printo"].status for p in cases]
+    expected = [jdm_cds.evaluate(p).judgements["cid.printo"].status for p in cases]
     results: dict[int, list[str]] = {}
     errors: list[BaseException] = []
 
     def work(index: int) -> None:
         try:
-            results[index] = [engine.evaluate(p).judgements["cid.printo"].status
+            results[index] = [jdm_cds.evaluate(p).judgements["cid.printo"].status
                               for _ in range(50) for p in cases]
         except BaseException as error:
             errors.append(error)
@@ -472,9 +473,9 @@ def test_a_number_that_is_not_finite_is_an_error_not_a_null(value: float) -> Non
 
 def test_extreme_values_are_judged_not_fatal() -> None:
     done = run_python("""
-        from engine.evaluate import Evaluator
-        from engine.patient import Patient
-        from engine.rulebase import RULES_DIR, load_rulebase
+        from jdm_cds.evaluate import Evaluator
+        from jdm_cds.model.patient import Patient
+        from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
 
         evaluator = Evaluator(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
         for ck in (1e16, 1e22, 1e-10, 5e-7):

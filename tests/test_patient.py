@@ -10,21 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from engine.patient import (
-    ADVERSE_EVENTS,
-    ANTIBODIES,
-    DRUGS,
-    JAK_INHIBITORS,
-    Patient,
+from jdm_cds.model.patient import Patient, Treatment, Visit, patient_json_schema
+from jdm_cds.model.reading import (
     PatientFileError,
     Problem,
-    Treatment,
-    Visit,
     iter_patient_files,
     load_patient,
-    patient_json_schema,
     validate_patient,
 )
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, DRUGS, JAK_INHIBITORS
 
 DATA = Path(__file__).parent / "data"
 GOOD = DATA / "patients"

@@ -25,17 +25,17 @@ from failing_plugins import (
 )
 from typer.testing import CliRunner, Result
 
-import engine.setup
-from engine import hookimpl
-from engine.assessment import Assessment, GuidanceCard
-from engine.cli import app
-from engine.diagnostics import RuleLoadError
-from engine.evaluate import Evaluator
-from engine.hookspecs import PROJECT
-from engine.patient import Patient
-from engine.plugins import PluginLoadError, Plugins, plugin_manager
-from engine.rulebase import read_packs
-from engine.setup import default_evaluator, evaluator_for
+import jdm_cds.defaults
+from jdm_cds import hookimpl
+from jdm_cds.cli import app
+from jdm_cds.defaults import default_evaluator, evaluator_for
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.diagnostics import RuleLoadError
+from jdm_cds.language.rulebase import read_packs
+from jdm_cds.model.assessment import Assessment, GuidanceCard
+from jdm_cds.model.patient import Patient
+from jdm_cds.plugins.hookspecs import PROJECT
+from jdm_cds.plugins.manager import PluginLoadError, Plugins, plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT_IN = ("anti_mda5", "anti_nxp2", "anti_tif1g", "anti_mi2", "anti_sae", "anti_srp_hmgcr")
@@ -174,7 +174,7 @@ def test_several_antibodies_get_each_plugins_guidance() -> None:
 
 def test_an_alias_in_the_patient_file_reaches_the_plugin() -> None:
     assessment = default_evaluator().evaluate(
-        engine.load_patient(ROOT / "tests" / "data" / "patients" / "mda5_ruxolitinib.yaml"))
+        jdm_cds.load_patient(ROOT / "tests" / "data" / "patients" / "mda5_ruxolitinib.yaml"))
 
     assert set(built_in_cards(assessment)) == EXPECTED_CARDS["anti-MDA5"]
 
@@ -399,7 +399,7 @@ def test_plugin_rule_ids_should_carry_the_plugin_prefix() -> None:
 
 def test_the_cli_exits_2_and_prints_the_broken_plugins_diagnostics(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine.setup, "default_evaluator",
+    monkeypatch.setattr(jdm_cds.defaults, "default_evaluator",
                         lambda disabled=(): evaluator_for(with_plugins(broken=BrokenPacks())))
 
     result = run("evaluate", ROOT / "examples" / "patient-mda5.yaml")
@@ -548,7 +548,7 @@ def test_guidance_hooks_are_called_as_pluggy_calls_them() -> None:
 @pytest.mark.parametrize("output", ["json", "text"])
 def test_cli_reports_the_failing_plugin_and_exits_0(
         with_raising: Evaluator, monkeypatch: pytest.MonkeyPatch, output: str) -> None:
-    monkeypatch.setattr(engine.setup, "default_evaluator", lambda disabled=(): with_raising)
+    monkeypatch.setattr(jdm_cds.defaults, "default_evaluator", lambda disabled=(): with_raising)
 
     result = run("evaluate", "--format", output, ROOT / "examples" / "patient-mda5.yaml")
 

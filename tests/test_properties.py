@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from longitudinal import START, evaluator
 
-from engine.assessment import Assessment
-from engine.bench import make_cohort
-from engine.evaluate import Evaluator
-from engine.patient import ADVERSE_EVENTS, DRUGS, Patient
-from engine.rule_types import STATUSES
+from jdm_cds.bench import make_cohort
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.rule_types import STATUSES
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import Patient
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, DRUGS
 
 # Field -> (lowest, highest, tenths): values drawn on a grid of 0.1 (or 1) within range.
 MEASURES: dict[str, tuple[int, int, bool]] = {

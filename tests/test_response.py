@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from longitudinal import JAK, START, assess, day, judge, patient, visit
 
-from engine.improvement import Change, choose_measure, percent_change
+from jdm_cds.facts.improvement import Change, choose_measure, percent_change
 
 RULE = "response.acr_eular_2016"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from engine.cli import app
-from engine.rulebase import core_pack_paths
+from jdm_cds.cli import app
+from jdm_cds.language.rulebase import core_pack_paths
 
 BAD = Path(__file__).parent / "data" / "bad_rules"
 DIAGNOSTIC = re.compile(

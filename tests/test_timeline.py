@@ -12,10 +12,10 @@ import pytest
 from longitudinal import ACTIVE, CID, JAK, assess, day, evaluator, patient, visit
 from typer.testing import CliRunner, Result
 
-from engine.cli import app
-from engine.patient import load_patient
-from engine.setup import default_evaluator
-from engine.timeline import PACKS, rows
+from jdm_cds.cli import app
+from jdm_cds.defaults import default_evaluator
+from jdm_cds.model.reading import load_patient
+from jdm_cds.report.timeline import PACKS, rows
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pytest_bdd.feature import get_features
 
-from engine.assessment import Assessment
-from engine.plugins import Plugins
-from engine.rulebase import read_packs
-from engine.setup import default_evaluator
+from jdm_cds.defaults import default_evaluator
+from jdm_cds.language.rulebase import read_packs
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.plugins.manager import Plugins
 
 DECIDED = frozenset({"met", "not_met", "not_applicable"})
 FEATURES = Path(__file__).resolve().parents[1]

@@ -22,14 +22,6 @@ import yaml
 from pytest_bdd import given, parsers, then, when
 from typer.testing import CliRunner
 
-from engine.assessment import Alert, Assessment, GuidanceCard, Judgement, Recommendation
-from engine.cli import app
-from engine.cohort import summarise
-from engine.evaluate import Evaluator
-from engine.hookspecs import hookimpl
-from engine.patient import Patient, PatientFileError, load_patient, validate_patient
-from engine.plugins import Plugins
-from engine.setup import default_evaluator, evaluator_for
 from features.steps.coverage import COVERAGE, RuleCoverage
 from features.steps.tables import (
     PatientDraft,
@@ -41,6 +33,15 @@ from features.steps.tables import (
     split_list,
     visit_pairs,
 )
+from jdm_cds.cli import app
+from jdm_cds.cohort.summary import summarise
+from jdm_cds.defaults import default_evaluator, evaluator_for
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.model.assessment import Alert, Assessment, GuidanceCard, Judgement, Recommendation
+from jdm_cds.model.patient import Patient
+from jdm_cds.model.reading import PatientFileError, load_patient, validate_patient
+from jdm_cds.plugins.hookspecs import hookimpl
+from jdm_cds.plugins.manager import Plugins
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY_CASES = ROOT / "features" / "study_cases"

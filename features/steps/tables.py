@@ -1,6 +1,6 @@
 """Turn what a scenario writer types (data tables, readable dates) into a patient mapping.
 
-The mapping is validated by the engine itself (``engine.patient.validate_patient``), so a
+The mapping is validated by the engine itself (``jdm_cds.model.reading.validate_patient``), so a
 scenario's patient is checked exactly like a patient file: a wrong field or value is
 rejected with the same message a clinician would see from ``jdm-cds evaluate``.
 """
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from engine.patient import JAK_INHIBITORS, Treatment, Visit
+from jdm_cds.model.patient import Treatment, Visit
+from jdm_cds.model.vocabulary import JAK_INHIBITORS
 
 # Day 0 of a scenario when neither "day 0 is ..." nor an ISO start of a JAK inhibitor says
 # otherwise. Any fixed date would do: relative dates only need one anchor.

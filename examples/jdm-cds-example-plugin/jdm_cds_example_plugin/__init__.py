@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine import hookimpl
+from jdm_cds import hookimpl
 
 PACK = Path(__file__).resolve().parent / "rules.yaml"
 

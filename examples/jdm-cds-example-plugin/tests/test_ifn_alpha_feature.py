@@ -6,8 +6,8 @@ from typing import Any
 
 from pytest_bdd import given, parsers, scenarios, then, when
 
-import engine
-from engine.assessment import Assessment
+import jdm_cds
+from jdm_cds.model.assessment import Assessment
 
 scenarios("../features/ifn_alpha.feature")
 
@@ -30,7 +30,7 @@ def visit_without_ifn(patient: dict[str, Any], day: str) -> None:
 
 @when("the patient is evaluated", target_fixture="assessment")
 def evaluated(patient: dict[str, Any]) -> Assessment:
-    return engine.evaluate(engine.Patient.model_validate(patient))
+    return jdm_cds.evaluate(jdm_cds.Patient.model_validate(patient))
 
 
 @then(parsers.parse('the alert "{rule}" says "{text}"'))

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from engine.compiler import judge_key, list_key
-from engine.improvement import improvement_score
-from engine.patient import DRUGS, JAK_INHIBITORS, Patient, Treatment, Visit
-from engine.rule_types import Derived, Scope
+from jdm_cds.facts.improvement import improvement_score
+from jdm_cds.language.compiler import judge_key, list_key
+from jdm_cds.language.rule_types import Derived, Scope
+from jdm_cds.model.patient import Patient, Treatment, Visit
+from jdm_cds.model.vocabulary import DRUGS, JAK_INHIBITORS
 
 FieldType = Literal["number", "bool", "status", "list", "text"]
 VisitRole = Literal["evaluation", "previous", "baseline"]

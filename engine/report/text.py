@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from engine.assessment import Assessment, Judgement
-from engine.timeline import Row
+from jdm_cds.model.assessment import Assessment, Judgement
+from jdm_cds.report.timeline import Row
 
 STATUS_STYLE = {"met": "bold green", "not_met": "bold red", "indeterminate": "bold yellow",
                 "not_applicable": "dim"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-from engine.evaluate import Evaluator
-from engine.plugins import Plugins
-from engine.rulebase import load_rulebase
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.rulebase import load_rulebase
+from jdm_cds.plugins.manager import Plugins
 
 
 def default_evaluator(disabled: Iterable[str] = ()) -> Evaluator:

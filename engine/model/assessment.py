@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.rule_types import Indicator, Status
+from jdm_cds.language.rule_types import Indicator, Status
 
 
 class _Model(BaseModel):

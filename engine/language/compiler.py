@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.rule_types import (
+from jdm_cds.language.rule_types import (
     COMPARISONS,
     STATUSES,
     All,

@@ -18,11 +18,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from engine.assessment import Assessment
-from engine.evaluate import Evaluator
-from engine.facts import timeline
-from engine.patient import Patient, PatientFileError, iter_patient_files, load_patient
-from engine.runtime import RuleExecutionError
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.facts.builder import timeline
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import Patient
+from jdm_cds.model.reading import PatientFileError, iter_patient_files, load_patient
+from jdm_cds.runtime import RuleExecutionError
 
 CID_WITHIN_6_MONTHS = "cid.within_6_months"
 WITHDRAWALS = {"plasma_exchange": "withdrawal.plasma_exchange",
@@ -110,7 +111,7 @@ def summarise(paths: Iterable[str | PathLike[str]],
               evaluator: Evaluator | None = None) -> Cohort:
     """Evaluate every patient file under ``paths``; invalid files are listed, not fatal."""
     if evaluator is None:
-        from engine.setup import default_evaluator
+        from jdm_cds.defaults import default_evaluator
 
         evaluator = default_evaluator()
     cohort = Cohort()

@@ -1,6 +1,6 @@
 """Hook specifications: what a jdm-cds plugin may provide.
 
-A plugin is a module or object with functions marked ``@hookimpl`` (``from engine import
+A plugin is a module or object with functions marked ``@hookimpl`` (``from jdm_cds import
 hookimpl``), registered under the ``jdm_cds`` entry-point group of its package::
 
     [project.entry-points.jdm_cds]
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from engine.assessment import Assessment, GuidanceCard
-    from engine.patient import Patient
+    from jdm_cds.model.assessment import Assessment, GuidanceCard
+    from jdm_cds.model.patient import Patient
 
 PROJECT = "jdm_cds"
 
@@ -67,12 +67,12 @@ def jdm_cds_guidance(
     adverse event, time on treatment) belongs in the plugin's rule pack, where it is
     judged in the engine, cited and explained.
 
-    :param patient: the validated patient (``engine.Patient``: ``patient.id``,
+    :param patient: the validated patient (``jdm_cds.Patient``: ``patient.id``,
         ``patient.antibodies``, ``patient.visits``, ...). Read-only.
     :param assessment: the judgements, alerts and recommendations of this evaluation so
-        far (``engine.Assessment``). A copy: changing it changes nothing.
+        far (``jdm_cds.Assessment``). A copy: changing it changes nothing.
 
-    :return: a list of cards, each an ``engine.assessment.GuidanceCard`` or a mapping
+    :return: a list of cards, each an ``jdm_cds.model.assessment.GuidanceCard`` or a mapping
         with ``id`` (prefixed with the plugin's name), ``indicator`` (``info``,
         ``warning`` or ``critical``), ``summary`` (under 140 characters), ``detail`` and
         ``source`` (``{label, url}``: where the advice comes from). The engine sets each

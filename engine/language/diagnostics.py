@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engine.rule_types import Mark
+from jdm_cds.language.rule_types import Mark
 
 
 class Severity(StrEnum):

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from engine.assessment import Assessment
-from engine.evaluate import Evaluator
-from engine.patient import Patient
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import Patient
 
 # Packs whose judgements make the columns, in this order.
 PACKS = ("cid", "cid_window", "response", "withdrawal")

@@ -19,11 +19,11 @@ from pathlib import Path
 import pluggy
 from pydantic import ValidationError
 
-from engine import hookspecs
-from engine.assessment import Assessment, GuidanceCard, PluginError
-from engine.hookspecs import PROJECT
-from engine.patient import Patient
-from engine.rulebase import Source, core_pack_paths
+from jdm_cds.language.rulebase import Source, core_pack_paths
+from jdm_cds.model.assessment import Assessment, GuidanceCard, PluginError
+from jdm_cds.model.patient import Patient
+from jdm_cds.plugins import hookspecs
+from jdm_cds.plugins.hookspecs import PROJECT
 
 RULE_PACKS = "jdm_cds_rule_packs"
 GUIDANCE = "jdm_cds_guidance"

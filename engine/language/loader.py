@@ -14,8 +14,8 @@ from typing import Any, TypeVar, get_args
 
 import yaml
 
-from engine.diagnostics import Diagnostic, Severity
-from engine.rule_types import (
+from jdm_cds.language.diagnostics import Diagnostic, Severity
+from jdm_cds.language.rule_types import (
     COMPARISONS,
     STATUSES,
     All,

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from engine.compiler import MAX_PATHS, ConditionTooLarge, Resolver, compile_rule
-from engine.diagnostics import Diagnostic, Severity
-from engine.facts import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, FieldType
-from engine.patient import ADVERSE_EVENTS, ANTIBODIES
-from engine.rule_types import (
+from jdm_cds.facts.builder import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, FieldType
+from jdm_cds.language.compiler import MAX_PATHS, ConditionTooLarge, Resolver, compile_rule
+from jdm_cds.language.diagnostics import Diagnostic, Severity
+from jdm_cds.language.rule_types import (
     STATUSES,
     All,
     Any_,
@@ -34,6 +33,7 @@ from engine.rule_types import (
     RuleRef,
     Scope,
 )
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

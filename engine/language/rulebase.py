@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
-from engine.compiler import RuleBase, compile_packs
-from engine.diagnostics import Diagnostic, RuleLoadError, Severity
-from engine.rule_loader import read_pack
-from engine.rule_types import RulePack
-from engine.validators import check_packs
+from jdm_cds.language.compiler import RuleBase, compile_packs
+from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
+from jdm_cds.language.loader import read_pack
+from jdm_cds.language.rule_types import RulePack
+from jdm_cds.language.validators import check_packs
 
 # A pack to load, and the plugin that contributes it (None for the core packs).
 Source = tuple[Path, str | None]
 
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+# The core packs are package data of jdm_cds.rules (the rules/ folder of the repository):
+# read through importlib.resources, so that an installed wheel finds them wherever it is.
+RULES_DIR = Path(str(resources.files("jdm_cds.rules")))
 
 
 def core_pack_paths() -> list[Path]:
-    """The core packs: every ``*.yaml`` in ``rules/``."""
+    """The core packs: every ``*.yaml`` in ``jdm_cds.rules``."""
     return sorted(RULES_DIR.glob("*.yaml"))
 
 

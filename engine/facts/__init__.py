@@ -1,0 +1,1 @@
+"""From a patient to the facts the engine matches."""

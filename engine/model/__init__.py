@@ -1,0 +1,1 @@
+"""What a patient is: vocabularies, models, and reading patient files."""
