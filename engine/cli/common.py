@@ -1,0 +1,80 @@
+"""What the commands share: consoles, options, and how a failure to start is reported.
+
+Exit codes: 0 every input valid; 1 some input invalid (each reported on stderr, one line
+a problem, naming file and field, while the valid ones are still evaluated); 2 usage, or
+the engine cannot start (a rule pack or a plugin is broken: nothing is evaluated).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.diagnostics import RuleLoadError
+from jdm_cds.model.reading import PatientFileError
+from jdm_cds.plugins.manager import PluginLoadError, Plugins
+
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 140)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+DisablePlugin = Annotated[list[str] | None, typer.Option(
+    "--disable-plugin", metavar="NAME",
+    help="Leave out an installed plugin, by the name 'plugins list' shows (repeatable).")]
+
+
+def parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date (expected YYYY-MM-DD)") from None
+
+
+def report_error(error: Exception) -> None:
+    lines = error.lines() if isinstance(error, PatientFileError) else [str(error)]
+    for line in lines:
+        stderr.print(line, style="red", markup=False, highlight=False)
+
+
+def plugin_failed(error: PluginLoadError) -> typer.Exit:
+    stderr.print(str(error), style="red", markup=False, highlight=False)
+    advice = "nothing was done"
+    if error.plugin is not None:
+        advice = (f"plugin '{error.plugin}' is broken, nothing was done: fix it, or leave it "
+                  f"out with --disable-plugin {error.plugin}")
+    stderr.print(advice, style="bold red", markup=False, highlight=False)
+    return typer.Exit(2)
+
+
+def load_plugins(disabled: list[str] | None) -> Plugins:
+    try:
+        return Plugins.load(disabled or ())
+    except PluginLoadError as error:
+        raise plugin_failed(error) from None
+
+
+def build_evaluator(disabled: list[str] | None = None) -> Evaluator:
+    from jdm_cds.defaults import default_evaluator
+
+    try:
+        return default_evaluator(disabled or ())
+    except PluginLoadError as error:
+        raise plugin_failed(error) from None
+    except RuleLoadError as error:
+        for diagnostic in error.diagnostics:
+            stderr.print(str(diagnostic), style="red", markup=False, highlight=False)
+        stderr.print("rule packs have errors: nothing was evaluated", style="bold red")
+        raise typer.Exit(2) from None
