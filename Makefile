@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench lint clean acceptance-report
+.PHONY: demo test bench lint clean acceptance-report fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 	@ln -sfn ../../engine build/typecheck/jdm_cds
 	@ln -sfn ../../plugins build/typecheck/jdm_cds_plugins
 	$(BIN)/mypy
+
+# The property tests marked fuzz, each as a long campaign (tests/campaign.py).
+fuzz: $(STAMP)
+	JDM_CDS_FUZZ=1 $(BIN)/python -m pytest -q -m fuzz tests
 
 bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench
