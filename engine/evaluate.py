@@ -282,8 +282,8 @@ class _Builder:
         assert message is not None
         return Alert(
             id=rule.id, indicator=message.indicator, summary=_fill(message.summary, fact),
-            detail=_fill(message.detail, fact), source=self.citations(compiled)[0],
-            rule=rule.id, version=compiled.pack.version,
+            detail=_fill(message.detail, fact), sources=self.citations(compiled),
+            assumptions=self.assumptions(compiled), rule=rule.id, version=compiled.pack.version,
             visit_date=None if visit is None else self.tl.visits[visit].date,
             plugin=compiled.pack.plugin,
         )
@@ -295,7 +295,7 @@ class _Builder:
         return Recommendation(
             id=rule.id, summary=_fill(message.summary, fact), detail=_fill(message.detail, fact),
             because=", ".join(f"{t} is met" for t in triggers) or rule.title,
-            source=self.citations(compiled)[0], rule=rule.id, version=compiled.pack.version,
+            sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )
 

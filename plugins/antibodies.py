@@ -4,7 +4,9 @@
 at the evaluation visit, CK, time on a JAK inhibitor) is judged there, in the engine, with
 citations. ``<plugin>/guidance.yaml`` holds the antibody's standing guidance cards, given
 to every patient with one of the antibodies it names; each card cites a reference of the
-plugin's rule pack, so that one list of sources serves both.
+plugin's rule pack (``sources``, a list of reference keys; ``assumptions``, keys of the
+pack's assumptions), so that one list of sources serves both, and carries the pack's
+version.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import yaml
 
 from jdm_cds import hookimpl
-from jdm_cds.model.assessment import GuidanceCard, Source
+from jdm_cds.model.assessment import Assumption, GuidanceCard, Source
 from jdm_cds.model.patient import Patient
 from jdm_cds.model.vocabulary import ANTIBODIES
 
@@ -50,8 +52,9 @@ class AntibodyPlugin:
 def _read_guidance(name: str, path: Path,
                    pack: Path) -> tuple[frozenset[str], tuple[GuidanceCard, ...]]:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    references: dict[str, dict[str, str]] = yaml.safe_load(
-        pack.read_text(encoding="utf-8"))["pack"]["references"]
+    header: dict[str, Any] = yaml.safe_load(pack.read_text(encoding="utf-8"))["pack"]
+    references: dict[str, dict[str, str]] = header["references"]
+    assumptions: dict[str, str] = header.get("assumptions") or {}
     antibodies = frozenset(data["antibodies"])
     unknown = sorted(antibodies - (ANTIBODIES - {"negative"}))
     if unknown:
@@ -59,14 +62,25 @@ def _read_guidance(name: str, path: Path,
                          f"(antibodies: {', '.join(sorted(ANTIBODIES - {'negative'}))})")
     cards = []
     for card in data["cards"]:
-        key = card.pop("source")
-        if key not in references:
-            raise ValueError(f"{path}: card '{card['id']}' cites '{key}', which is not in the "
-                             f"references of {pack.name} ({', '.join(references)})")
+        keys = card.pop("sources")
+        for key in keys:
+            if key not in references:
+                raise ValueError(f"{path}: card '{card['id']}' cites '{key}', which is not in "
+                                 f"the references of {pack.name} ({', '.join(references)})")
+        assumed = card.pop("assumptions", [])
+        for key in assumed:
+            if key not in assumptions:
+                raise ValueError(f"{path}: card '{card['id']}' rests on assumption '{key}', "
+                                 f"which is not in the assumptions of {pack.name} "
+                                 f"({', '.join(assumptions) or 'none'})")
         if not card["id"].startswith(f"{name}."):
             raise ValueError(f"{path}: card id '{card['id']}' must start with '{name}.'")
-        source = Source(label=references[key]["citation"], url=references[key].get("url"))
-        cards.append(GuidanceCard(**card, source=source, plugin=name))
+        sources = [Source(label=references[key]["citation"], url=references[key].get("url"))
+                   for key in keys]
+        cards.append(GuidanceCard(
+            **card, sources=sources, plugin=name, version=str(header["version"]),
+            assumptions=[Assumption(key=key, text=" ".join(str(assumptions[key]).split()))
+                         for key in assumed]))
     return antibodies, tuple(cards)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jdm_cds.language.rule_types import Indicator, Status
 
@@ -46,31 +46,83 @@ class Judgement(_Model):
     plugin: str | None = None
 
 
-class Alert(_Model):
+def _first_source(data: Any) -> Any:
+    """``source`` is the first of ``sources`` (a CDS Hooks card has one source): given
+    either, the other follows; given both, they must agree."""
+    if not isinstance(data, dict):
+        return data
+    sources, source = data.get("sources"), data.get("source")
+    if source is not None and not sources:
+        return {**data, "sources": [source]}
+    if source is None and sources:
+        return {**data, "source": sources[0]}
+    return data
+
+
+class _Sourced(_Model):
+    """Something shown to a clinician: every reference behind it, the first as ``source``.
+
+    Each subclass declares ``source``, ``sources`` and ``assumptions`` (with ``_SOURCE``,
+    ``_SOURCES``, ``_ASSUMPTIONS``) where they read best.
+    """
+
+    if TYPE_CHECKING:  # declared by each subclass, in its own order
+        source: Source
+        sources: list[Source]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_source(cls, data: Any) -> Any:
+        return _first_source(data)
+
+    @model_validator(mode="after")
+    def _source_is_first(self) -> _Sourced:
+        if self.source != self.sources[0]:
+            raise ValueError("'source' must be the first of 'sources'")
+        return self
+
+
+def _source() -> Any:
+    return Field(description="the first of 'sources' (a CDS Hooks card has one source)")
+
+
+def _sources() -> Any:
+    return Field(min_length=1, description="every reference it rests on")
+
+
+def _assumptions() -> Any:
+    return Field(default_factory=list,
+                 description="every assumption it rests on (ASSUMPTION in the text report)")
+
+
+class Alert(_Sourced):
     id: str
     indicator: Indicator
     summary: str
     detail: str
-    source: Source
+    source: Source = _source()
+    sources: list[Source] = _sources()
+    assumptions: list[Assumption] = _assumptions()
     rule: str
     version: str
     visit_date: date | None = None
     plugin: str | None = None
 
 
-class Recommendation(_Model):
+class Recommendation(_Sourced):
     id: str
     summary: str
     detail: str
-    because: str = Field(description="the judgement that triggered it")
-    source: Source
+    because: str = Field(description="the judgements it depends on, in words")
+    source: Source = _source()
+    sources: list[Source] = _sources()
+    assumptions: list[Assumption] = _assumptions()
     rule: str
     version: str
-    assumptions: list[Assumption] = Field(default_factory=list)
     plugin: str | None = None
 
 
-class GuidanceCard(_Model):
+class GuidanceCard(_Sourced):
     """Advice from a plugin's guidance hook. Immutable once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,7 +131,10 @@ class GuidanceCard(_Model):
     indicator: Indicator
     summary: str = Field(max_length=140)
     detail: str
-    source: Source
+    source: Source = _source()
+    sources: list[Source] = _sources()
+    assumptions: list[Assumption] = _assumptions()
+    version: str | None = Field(None, description="version of the pack the card belongs to")
     plugin: str | None = None
 
 

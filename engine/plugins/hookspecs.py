@@ -74,7 +74,9 @@ def jdm_cds_guidance(
 
     :return: a list of cards, each an ``jdm_cds.model.assessment.GuidanceCard`` or a mapping
         with ``id`` (prefixed with the plugin's name), ``indicator`` (``info``,
-        ``warning`` or ``critical``), ``summary`` (under 140 characters), ``detail`` and
-        ``source`` (``{label, url}``: where the advice comes from). The engine sets each
+        ``warning`` or ``critical``), ``summary`` (under 140 characters), ``detail``, and
+        ``sources`` (a list of ``{label, url}``: where the advice comes from) or ``source``
+        (one of them; it is always the first of ``sources``); optionally ``assumptions``
+        (``{key, text}`` each) and ``version``. The engine sets each
         card's ``plugin``. ``None`` or an empty list means no guidance for this patient.
     """

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jdm_cds.model.assessment import Assessment, Judgement
+from jdm_cds.model.assessment import Assessment, Assumption, Judgement, Source
 from jdm_cds.report.timeline import Row
 
 STATUS_STYLE = {"met": "bold green", "not_met": "bold red", "indeterminate": "bold yellow",
@@ -39,6 +39,16 @@ def _number(value: Any) -> str:
 
 def _values(judgement: Judgement) -> str:
     return "; ".join(f"{k}={_number(v)}" for k, v in judgement.values.items() if v is not None)
+
+
+def _grounds(sources: Sequence[Source], assumptions: Sequence[Assumption],
+             console: Console) -> None:
+    """Every reference and assumption behind an alert, recommendation or card."""
+    for source in sources:
+        url = f" {source.url}" if source.url else ""
+        console.print(f"  source: {source.label}{url}", style="dim", markup=False)
+    for assumption in assumptions:
+        console.print(f"  ASSUMPTION: {assumption.text}", style="dim", markup=False)
 
 
 def render_text(assessment: Assessment, console: Console) -> None:
@@ -74,18 +84,20 @@ def render_text(assessment: Assessment, console: Console) -> None:
         console.print(Text.assemble((f"ALERT {alert.indicator}{when}: ",
                                      INDICATOR_STYLE[alert.indicator]), alert.summary))
         if alert.detail:
-            console.print(f"  {alert.detail}", style="dim")
+            console.print(f"  {alert.detail}  [{alert.rule} v{alert.version}]", style="dim",
+                          markup=False)
+        _grounds(alert.sources, alert.assumptions, console)
     for rec in assessment.recommendations:
         console.print(Text.assemble(("RECOMMENDATION: ", "bold cyan"), rec.summary))
         console.print(f"  {rec.detail}  [because {rec.because}; {rec.rule} v{rec.version}]",
                       style="dim", markup=False)
-        for assumption in rec.assumptions:
-            console.print(f"  ASSUMPTION: {assumption.text}", style="dim")
+        _grounds(rec.sources, rec.assumptions, console)
     for card in assessment.guidance:
         console.print(Text.assemble((f"GUIDANCE {card.indicator} [{card.plugin}]: ",
                                      INDICATOR_STYLE[card.indicator]), card.summary))
-        console.print(f"  {card.detail} (source: {card.source.label})", style="dim",
-                      markup=False)
+        version = f"  [{card.id} v{card.version}]" if card.version else f"  [{card.id}]"
+        console.print(f"  {card.detail}{version}", style="dim", markup=False)
+        _grounds(card.sources, card.assumptions, console)
     for error in assessment.errors:
         # Not markup: "[name]" would be read as a style tag and vanish.
         console.print(f"PLUGIN ERROR [{error.plugin}] in {error.hook}: {error.error}",
