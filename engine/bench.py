@@ -26,8 +26,8 @@ import durable_rules_engine as core
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.facts.builder import Fact
 from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
+from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.patient import Patient
-from jdm_cds.model.vocabulary import JAK_INHIBITORS
 from jdm_cds.runtime import Session, to_json
 
 ANTIBODIES = ("anti-MDA5", "anti-NXP2", "anti-TIF1g", "anti-Mi-2", "anti-SAE", "negative")
@@ -91,7 +91,8 @@ def make_patient(rng: random.Random, index: int, visits: int) -> Patient:
     jak_start = None
     if rng.random() < JAK_SHARE:
         jak_start = onset + timedelta(days=rng.choice((60, 90, 120, 180, 240)))
-        treatments.append({"drug": rng.choice(sorted(JAK_INHIBITORS)), "start": jak_start,
+        drugs = sorted(core_treatment_classes().drugs("jak_inhibitor"))
+        treatments.append({"drug": rng.choice(drugs), "start": jak_start,
                            "dose_mg_per_day": rng.choice((4, 5, 10, 15))})
         if rng.random() < 0.2:
             treatments.append({"drug": "plasma_exchange", "start": onset,

@@ -254,7 +254,7 @@ class _Builder:
                 reasons.append(f"no visit on or before {self.tl.at.isoformat()}")
             reasons += open_statuses
             fired = {result for result, _ in self.outcomes.of(rule.id, visit)}
-            reasons += [text for index, (_, text) in enumerate(rule.reasons)
+            reasons += [text for index, (_, text) in enumerate(compiled.reasons)
                         if f"reason:{index}" in fired]
             reasons += [f"{name} unknown: {details[name]['unknown_because']}"
                         for name in explained.named

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from jdm_cds.bench import make_cohort
+from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.patient import Visit
-from jdm_cds.model.vocabulary import JAK_INHIBITORS
 
 ROOT = Path(__file__).parent.parent
 MEASURES = [name for name in Visit.model_fields if name not in ("date", "adverse_events")]
@@ -22,7 +22,8 @@ def test_cohort_is_seeded_and_realistic() -> None:
     assert cohort != make_cohort(200, 6, seed=8)
     assert len({p.id for p in cohort}) == 200
     assert all(len(p.visits) == 6 for p in cohort)
-    on_jak = [p for p in cohort if any(t.drug in JAK_INHIBITORS for t in p.treatments)]
+    jak_inhibitors = core_treatment_classes().drugs("jak_inhibitor")
+    on_jak = [p for p in cohort if any(t.drug in jak_inhibitors for t in p.treatments)]
     assert 0.7 < len(on_jak) / len(cohort) < 1
     visits = [v for p in cohort for v in p.visits]
     missing = sum(getattr(v, name) is None for v in visits for name in MEASURES)

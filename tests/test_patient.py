@@ -18,7 +18,7 @@ from jdm_cds.model.reading import (
     load_patient,
     validate_patient,
 )
-from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, DRUGS, JAK_INHIBITORS
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, DRUGS
 
 DATA = Path(__file__).parent / "data"
 GOOD = DATA / "patients"
@@ -246,13 +246,6 @@ def test_open_ended_treatment_stays_active() -> None:
 
     assert t.active_on(dt.date(2030, 1, 1))
     assert not t.active_on(dt.date(2020, 1, 31))
-
-
-@pytest.mark.parametrize("drug", sorted(DRUGS))
-def test_is_jak_inhibitor(drug: str) -> None:
-    t = Treatment(drug=drug, start=dt.date(2020, 1, 1))
-
-    assert t.is_jak_inhibitor is (drug in JAK_INHIBITORS)
 
 
 def test_negative_dose_is_rejected() -> None:
@@ -493,22 +486,6 @@ def test_visits_are_stored_sorted_by_date() -> None:
     assert [v.date.isoformat() for v in p.visits] == ["2022-12-31", "2023-01-15", "2023-03-01"]
 
 
-def test_jak_start_is_the_earliest_jak_inhibitor_start() -> None:
-    treatments = [
-        {"drug": "prednisone", "start": "2020-01-01"},
-        {"drug": "baricitinib", "start": "2021-06-01"},
-        {"drug": "ruxolitinib", "start": "2021-03-01", "stop": "2021-05-01"},
-    ]
-
-    p = validate_patient(patient(treatments=treatments), "p.yaml")
-
-    assert p.jak_start == dt.date(2021, 3, 1)
-
-
-def test_jak_start_is_none_without_a_jak_inhibitor() -> None:
-    p = validate_patient(patient(treatments=[{"drug": "ivig", "start": "2020-01-01"}]), "p.yaml")
-
-    assert p.jak_start is None
 
 
 def test_active_treatments() -> None:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jdm_cds.evaluate import Evaluator
-from jdm_cds.facts.builder import timeline
+from jdm_cds.facts.builder import Timeline, timeline
 from jdm_cds.model.assessment import Assessment
 from jdm_cds.model.patient import Patient
 from jdm_cds.model.reading import PatientFileError, iter_patient_files, load_patient
@@ -130,7 +130,7 @@ def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
     last = evaluator.evaluate(patient)
     # The engine's own reading of the patient: JAK-inhibitor start and baseline visit.
     tl = timeline(patient)
-    start = tl.start_of("jak_inhibitor")
+    start = tl.baseline_start
     index = tl.role("baseline")
     baseline_visit = None if index is None else tl.visits[index]
     baseline = None if baseline_visit is None else evaluator.evaluate(patient,
@@ -140,7 +140,7 @@ def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
     return PatientSummary(
         id=patient.id,
         antibodies=patient.antibodies,
-        drug=_first_jak_inhibitor(patient),
+        drug=_first_baseline_drug(tl),
         cid_within_6_months=last.judgements[CID_WITHIN_6_MONTHS].status,
         steroid_baseline=None if baseline is None else _steroid_dose(baseline),
         steroid_last=_steroid_dose(last),
@@ -156,9 +156,9 @@ def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
     )
 
 
-def _first_jak_inhibitor(patient: Patient) -> str | None:
-    courses = sorted((t for t in patient.treatments if t.is_jak_inhibitor),
-                     key=lambda t: t.start)
+def _first_baseline_drug(tl: Timeline) -> str | None:
+    """The drug of the first course of the baseline treatment (the first JAK inhibitor)."""
+    courses = sorted(tl.treatments(tl.classes.baseline), key=lambda t: t.start)
     return courses[0].drug if courses else None
 
 

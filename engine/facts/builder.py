@@ -17,13 +17,12 @@ from typing import Any, Literal
 from jdm_cds.facts.improvement import improvement_score
 from jdm_cds.language.compiler import judge_key, list_key
 from jdm_cds.language.rule_types import Derived, Scope
+from jdm_cds.language.treatment_classes import TreatmentClasses, core_treatment_classes
 from jdm_cds.model.patient import Patient, Treatment, Visit
-from jdm_cds.model.vocabulary import DRUGS, JAK_INHIBITORS
 
 FieldType = Literal["number", "bool", "status", "list", "text"]
 VisitRole = Literal["evaluation", "previous", "baseline"]
 VISIT_ROLES: tuple[VisitRole, ...] = ("evaluation", "previous", "baseline")
-TREATMENT_CLASSES = {"jak_inhibitor": JAK_INHIBITORS}
 
 Fact = dict[str, Any]
 # Status of each visit judgement: (rule id, visit index) -> status.
@@ -57,6 +56,7 @@ class Timeline:
     at: date
     visits: tuple[Visit, ...]  # on or before ``at``, by date
     roles: dict[VisitRole, int | None]  # the visit index of each role, if there is one
+    classes: TreatmentClasses  # what a treatment name stands for, and the baseline's
     # Treatments, start dates and windows, computed once: many derived values ask for them.
     _treatments: dict[str, list[Treatment]] = field(default_factory=dict, compare=False,
                                                     repr=False)
@@ -73,9 +73,14 @@ class Timeline:
 
     def treatments(self, spec: str) -> list[Treatment]:
         if spec not in self._treatments:
-            drugs = TREATMENT_CLASSES.get(spec, {spec})
+            drugs = self.classes.drugs(spec)
             self._treatments[spec] = [t for t in self.patient.treatments if t.drug in drugs]
         return self._treatments[spec]
+
+    @property
+    def baseline_start(self) -> date | None:
+        """The first start of the baseline treatment (day 0 of the study's window)."""
+        return self.start_of(self.classes.baseline)
 
     def start_of(self, spec: str) -> date | None:
         if spec not in self._starts:
@@ -84,12 +89,14 @@ class Timeline:
         return self._starts[spec]
 
 
-def timeline(patient: Patient, at: date | None = None) -> Timeline:
+def timeline(patient: Patient, at: date | None = None,
+             classes: TreatmentClasses | None = None) -> Timeline:
+    """The patient seen from ``at``; ``classes`` default to the shipped treatment classes."""
     visits = patient.visits if at is None else tuple(v for v in patient.visits if v.date <= at)
     when = at if at is not None else patient.visits[-1].date
-    tl = Timeline(patient, when, visits, {})
+    tl = Timeline(patient, when, visits, {}, classes or core_treatment_classes())
     count = len(visits)
-    start = tl.start_of("jak_inhibitor")
+    start = tl.baseline_start
     before = [] if start is None else [i for i, v in enumerate(visits) if v.date <= start]
     tl.roles["evaluation"] = count - 1 if count else None
     tl.roles["previous"] = count - 2 if count >= 2 else None
@@ -212,14 +219,9 @@ def _role_visit(tl: Timeline, p: Mapping[str, Any]) -> list[int]:
 def _window_count(tl: Timeline, facts: list[Fact], statuses: Statuses,
                   fact: Fact, p: Mapping[str, Any]) -> Any:
     window = [i for i, _ in _window(tl, p)]
-    found = [statuses[(p["rule"], i)] for i in window] if "rule" in p else []
-    # A final count is unknown while it could still change: a visit may still come (the
-    # window is open), none has come yet, or a visit's judgement waits for missing data.
-    if p.get("final") and (not window or "indeterminate" in found
-                           or _window_open(tl, facts, statuses, fact, p)):
-        return None
     if "status" not in p:
         return len(window)
+    found = [statuses[(p["rule"], i)] for i in window] if "rule" in p else []
     return found.count(p["status"])
 
 
@@ -251,7 +253,7 @@ def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
 def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
                  p: Mapping[str, Any]) -> Any:
     baseline, follow_up = tl.role("baseline"), tl.evaluation
-    if tl.start_of("jak_inhibitor") is None:
+    if tl.baseline_start is None:
         return DetailedValue(None, {"unknown_because": "no JAK-inhibitor start on or before "
                                     "the evaluation date"})
     if baseline is None:
@@ -310,11 +312,8 @@ KINDS: dict[str, DerivedKind] = {
                     _visit_event, "an adverse event is listed at the visit of that role"),
         DerivedKind("window_count", "patient", "number",
                     {"treatment": "treatment", "days": "days", "rule": "visit_rule",
-                     "status": "status", "final": "flag"}, ("rule", "status", "final"),
-                    _window_count,
-                    "visits in [start, start + days] (with that judgement status, if given); "
-                    "final: unknown until the window is closed, holds a visit, and every "
-                    "window visit's judgement is known",
+                     "status": "status"}, ("rule", "status"), _window_count,
+                    "visits in [start, start + days] (with that judgement status, if given)",
                     reads=_window_visits),
         DerivedKind("window_open", "patient", "bool", {"treatment": "treatment", "days": "days"},
                     (), _window_open, "the evaluation date is before start + days"),
@@ -329,7 +328,6 @@ KINDS: dict[str, DerivedKind] = {
                     "the label of the highest band whose 'from' the value reaches"),
     )
 }
-TREATMENT_NAMES = frozenset((*DRUGS, *TREATMENT_CLASSES))
 
 
 # --- fact building -------------------------------------------------------------------

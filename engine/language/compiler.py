@@ -135,25 +135,17 @@ class Resolver:
             for rule in pack.rules:
                 self.rules[rule.id] = (rule, pack)
 
-    def inline(self, cond: Condition, pack: RulePack) -> tuple[Condition, RulePack]:
-        if isinstance(cond, CriterionRef):
-            return self.criteria[(pack.id, cond.name)].when, pack
-        if isinstance(cond, RuleRef):
-            rule, owner = self.rules[cond.rule]
-            if rule.applies_if is None:
-                return rule.when, owner
-            # The other judgement is met only where it applies.
-            return All((rule.applies_if, rule.when), cond.mark), owner
-        return cond, pack
-
     def leaves(self, cond: Condition, pack: RulePack, criterion: str | None = None
                ) -> Iterator[tuple[Leaf, str | None]]:
         """The tests of ``cond`` in reading order, each with the criterion it belongs to."""
         if isinstance(cond, Compare | Is | Contains):
             yield cond, criterion
-        elif isinstance(cond, CriterionRef | RuleRef):
-            name = cond.name if isinstance(cond, CriterionRef) else criterion
-            yield from self.leaves(*self.inline(cond, pack), name)
+        elif isinstance(cond, CriterionRef):
+            yield from self.leaves(self.criteria[(pack.id, cond.name)].when, pack, cond.name)
+        elif isinstance(cond, RuleRef):
+            rule, owner = self.rules[cond.rule]
+            for part in rule_conditions(rule):
+                yield from self.leaves(part, owner, criterion)
         elif isinstance(cond, Not):
             yield from self.leaves(cond.child, pack, criterion)
         else:
@@ -168,8 +160,12 @@ class Resolver:
             if key in fixed:
                 return {fixed[key]}
             return {"T", "F"} if isinstance(cond, Contains) else set(OUTCOMES)
-        if isinstance(cond, CriterionRef | RuleRef):
-            return self.possible(*self.inline(cond, pack), fixed)
+        if isinstance(cond, CriterionRef):
+            return self.possible(self.criteria[(pack.id, cond.name)].when, pack, fixed)
+        if isinstance(cond, RuleRef):
+            # True where the other judgement is met, false where it is not met or does not
+            # apply, unknown where it is indeterminate.
+            return {STATUS_OUTCOME[s] for s in self.statuses(*self.rules[cond.rule], fixed)}
         if isinstance(cond, Not):
             return {_NOT[o] for o in self.possible(cond.child, pack, fixed)}
         children = [self.possible(child, pack, fixed) for child in cond.children]
@@ -182,6 +178,24 @@ class Resolver:
         assert isinstance(cond, AtLeast)
         return _at_least(cond.n, children)
 
+    def statuses(self, rule: Rule, pack: RulePack, fixed: dict[str, Outcome]) -> set[Status]:
+        """Statuses the judgement ``rule`` can still take, given the tests already fixed."""
+        def possible(cond: Condition | None) -> set[Outcome] | None:
+            return None if cond is None else self.possible(cond, pack, fixed)
+
+        return rule_status(possible(rule.applies_if), self.possible(rule.when, pack, fixed),
+                           possible(rule.undecided_if))
+
+
+def rule_conditions(rule: Rule) -> tuple[Condition, ...]:
+    """The conditions that decide a rule's status, in reading order."""
+    return tuple(c for c in (rule.applies_if, rule.when, rule.undecided_if) if c is not None)
+
+
+# The outcome of ``{rule: id}`` for each status of that judgement.
+STATUS_OUTCOME: dict[Status, Outcome] = {
+    "met": "T", "not_met": "F", "not_applicable": "F", "indeterminate": "U"}
+
 
 def _at_least(n: int, children: list[set[Outcome]]) -> set[Outcome]:
     counts = {(0, 0)}  # reachable (number true, number false)
@@ -191,18 +205,52 @@ def _at_least(n: int, children: list[set[Outcome]]) -> set[Outcome]:
     return {"T" if t >= n else "F" if f >= needed_false else "U" for t, f in counts}
 
 
-def _status(applies: set[Outcome] | None, when: set[Outcome]) -> set[Status]:
-    if applies is None:
-        applies = {"T"}
+def rule_status(applies: set[Outcome] | None, when: set[Outcome],
+                undecided: set[Outcome] | None) -> set[Status]:
+    """The statuses a rule can take from the outcomes its three conditions can take.
+
+    ``applies_if`` false: not_applicable; unknown: indeterminate. Where it applies, ``when``
+    true is met and unknown indeterminate; ``when`` false is not_met only where
+    ``undecided_if`` is false (absent: false), and indeterminate while it holds or may hold.
+    """
     statuses: set[Status] = set()
-    for a in applies:
+    for a in applies or {"T"}:
         if a == "F":
             statuses.add("not_applicable")
         elif a == "U":
             statuses.add("indeterminate")
         else:
-            statuses |= {LEAF_STATUS[w] for w in when}
+            for w in when:
+                if w != "F":
+                    statuses.add(LEAF_STATUS[w])
+                else:
+                    statuses |= {"not_met" if u == "F" else "indeterminate"
+                                 for u in undecided or {"F"}}
     return statuses
+
+
+def undecided_reasons(rule: Rule, resolver: Resolver, pack: RulePack
+                      ) -> tuple[tuple[Condition, str], ...]:
+    """The reasons a rule gives from its own ``undecided_if``, so that they cannot disagree.
+
+    Each member of a top-level ``any`` (or the whole condition) is one reason, said in the
+    title of the criterion it names (a test as written, or the rule it names, otherwise).
+    """
+    if rule.undecided_if is None:
+        return ()
+    cond = rule.undecided_if
+    members = cond.children if isinstance(cond, Any_) else (cond,)
+    return tuple((member, _describe(member, resolver, pack)) for member in members)
+
+
+def _describe(cond: Condition, resolver: Resolver, pack: RulePack) -> str:
+    if isinstance(cond, CriterionRef):
+        return resolver.criteria[(pack.id, cond.name)].title
+    if isinstance(cond, RuleRef):
+        return f"{cond.rule} is met"
+    if isinstance(cond, Compare | Is | Contains):
+        return leaf_key(cond)
+    return " and ".join(leaf_key(leaf) for leaf, _ in resolver.leaves(cond, pack))
 
 
 @dataclass(frozen=True)
@@ -216,6 +264,9 @@ class CompiledRule:
     paths: tuple[tuple[str, Path], ...]  # (status or reason:N, path), by index
     fields: tuple[str, ...]
     tests: dict[str, Leaf]  # every test the paths use, by leaf key
+    # Said when the judgement is indeterminate and the condition holds (paths "reason:N"):
+    # the rule's own ``reasons``, then those of its ``undecided_if``.
+    reasons: tuple[tuple[Condition, str], ...]
 
 
 def _expand(leaves: list[Leaf], decide: Callable[[dict[str, Outcome]], set[str]]
@@ -256,16 +307,13 @@ def _expand(leaves: list[Leaf], decide: Callable[[dict[str, Outcome]], set[str]]
 
 def compile_rule(resolver: Resolver, rule: Rule, pack: RulePack) -> CompiledRule:
     found: dict[str, tuple[Leaf, str | None]] = {}
-    for cond in (rule.applies_if, rule.when):
-        if cond is not None:
-            for leaf, criterion in resolver.leaves(cond, pack):
-                found.setdefault(leaf_key(leaf), (leaf, criterion))
+    for cond in rule_conditions(rule):
+        for leaf, criterion in resolver.leaves(cond, pack):
+            found.setdefault(leaf_key(leaf), (leaf, criterion))
     leaves = [leaf for leaf, _ in found.values()]
 
     def decide(fixed: dict[str, Outcome]) -> set[str]:
-        applies = None if rule.applies_if is None else resolver.possible(
-            rule.applies_if, pack, fixed)
-        statuses: set[str] = set(_status(applies, resolver.possible(rule.when, pack, fixed)))
+        statuses: set[str] = set(resolver.statuses(rule, pack, fixed))
         if rule.kind != "judgement":
             # Alerts and recommendations only need the paths that prove them.
             return statuses if "met" in statuses else {"silent"}
@@ -276,7 +324,8 @@ def compile_rule(resolver: Resolver, rule: Rule, pack: RulePack) -> CompiledRule
     paths = min((_expand(order, decide) for order in (leaves, leaves[::-1])), key=len)
     paths = [p for p in paths if p[0] != "silent"]
     tests = {leaf_key(leaf): leaf for leaf in leaves}
-    for index, (condition, _) in enumerate(rule.reasons):
+    reasons = (*rule.reasons, *undecided_reasons(rule, resolver, pack))
+    for index, (condition, _) in enumerate(reasons):
         reason_leaves = [leaf for leaf, _ in resolver.leaves(condition, pack)]
         tests.update((leaf_key(leaf), leaf) for leaf in reason_leaves)
 
@@ -289,7 +338,7 @@ def compile_rule(resolver: Resolver, rule: Rule, pack: RulePack) -> CompiledRule
         rule=rule, pack=pack, leaves=tuple(leaves),
         leaf_criteria={key: name for key, (_, name) in found.items() if name},
         paths=tuple(paths), fields=tuple(dict.fromkeys(leaf.field for leaf in leaves)),
-        tests=tests,
+        tests=tests, reasons=reasons,
     )
 
 

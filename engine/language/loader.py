@@ -86,7 +86,8 @@ HEADER_KEYS = {"id", "version", "title", "status", "references", "assumptions"}
 REQUIRED_HEADER_KEYS = ("id", "version", "title")
 PACK_STATUSES = ("draft", "active", "retired")
 RULE_KEYS = {
-    "id", "title", "kind", "scope", "when", "applies_if", "references", "assumptions",
+    "id", "title", "kind", "scope", "when", "applies_if", "undecided_if", "references",
+    "assumptions",
     "report", "alert", "recommendation", "reasons",
 }
 MESSAGE_KEYS = {"summary", "detail", "indicator"}
@@ -370,6 +371,10 @@ class _Reader:
         applies_if = None
         if "applies_if" in data:
             applies_if = self.condition(data["applies_if"], data.key_lines["applies_if"], what)
+        undecided_if = None
+        if "undecided_if" in data:
+            undecided_if = self.condition(data["undecided_if"], data.key_lines["undecided_if"],
+                                          what)
         message = self.message(data, kind, what)
         reasons = self.reasons(data, what)
         if title is None or when is None or "id" not in data:
@@ -379,7 +384,7 @@ class _Reader:
             applies_if=applies_if, references=self.text_list(data, "references", what),
             assumptions=self.text_list(data, "assumptions", what),
             report=self.text_list(data, "report", what), message=message, reasons=reasons,
-            mark=self.mark(data.line),
+            mark=self.mark(data.line), undecided_if=undecided_if,
         )
 
     def message(self, data: _MarkedDict, kind: str, what: str) -> Message | None:

@@ -177,6 +177,9 @@ class Rule:
     message: Message | None
     reasons: tuple[tuple[Condition, str], ...]
     mark: Mark
+    # While this holds (or may hold), a ``when`` that is false gives ``indeterminate``, not
+    # ``not_met``: the evidence could still come (an open window, an unjudged visit).
+    undecided_if: Condition | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from jdm_cds.facts.builder import BASE_FIELDS, KINDS, TREATMENT_NAMES, VISIT_ROLES, FieldType
+from jdm_cds.facts.builder import BASE_FIELDS, KINDS, VISIT_ROLES, FieldType
 from jdm_cds.language.compiler import MAX_PATHS, ConditionTooLarge, Resolver, compile_rule
 from jdm_cds.language.diagnostics import Diagnostic, Severity
 from jdm_cds.language.rule_types import (
@@ -33,6 +33,7 @@ from jdm_cds.language.rule_types import (
     RuleRef,
     Scope,
 )
+from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -49,8 +50,9 @@ def walk(cond: Condition) -> Iterator[Condition]:
 
 def rule_conditions(rule: Rule) -> Iterator[Condition]:
     yield from walk(rule.when)
-    if rule.applies_if is not None:
-        yield from walk(rule.applies_if)
+    for condition in (rule.applies_if, rule.undecided_if):
+        if condition is not None:
+            yield from walk(condition)
     for condition, _ in rule.reasons:
         yield from walk(condition)
 
@@ -161,7 +163,8 @@ class Cycles(Validator):
             for name, crit in pack.criteria.items():
                 edges[f"{pack.id}/{name}"] = _refs(crit.when, pack.id)
             for rule in pack.rules:
-                edges[rule.id] = [ref for c in (rule.when, rule.applies_if) if c is not None
+                edges[rule.id] = [ref for c in (rule.when, rule.applies_if, rule.undecided_if)
+                                  if c is not None
                                   for ref in _refs(c, pack.id)]
         out: list[Diagnostic] = []
         state: dict[str, str] = {}
@@ -294,18 +297,18 @@ class DerivedValues(Validator):
 def _param_problem(what: str, value: Any, schema: Schema) -> str | None:
     # Every check below is computed; a list or mapping (domains, bands) names nothing.
     name = value if isinstance(value, str) else None
+    treatments = core_treatment_classes().names()
     checks: dict[str, tuple[bool, str]] = {
         "field": (name in schema.fields["visit"] or name in schema.fields["patient"],
                   "is not a known field"),
         "visit_field": (name in schema.fields["visit"], "is not a visit field"),
         "visit_rule": (name in schema.visit_judgements, "is not a visit-scope judgement"),
-        "treatment": (name in TREATMENT_NAMES,
-                      f"must be one of {', '.join(sorted(TREATMENT_NAMES))}"),
+        "treatment": (name in treatments, "must be a drug or a treatment class: "
+                      f"{', '.join(sorted(treatments))}"),
         "role": (name in VISIT_ROLES, f"must be one of {', '.join(VISIT_ROLES)}"),
         "event": (name in ADVERSE_EVENTS, f"must be one of {', '.join(sorted(ADVERSE_EVENTS))}"),
         "days": (isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                  "must be a whole number of days"),
-        "flag": (isinstance(value, bool), "must be true or false"),
         "status": (name in STATUSES, f"must be one of {', '.join(STATUSES)}"),
         "domains": (_domains_ok(value, schema), "must be a list of {name, measures, edges, "
                     "points} with ascending edges, one more point value than edges and known "

@@ -27,7 +27,6 @@ from jdm_cds.model.vocabulary import (
     ADVERSE_EVENTS,
     ANTIBODIES,
     DRUGS,
-    JAK_INHIBITORS,
     canonical_antibody,
     listing,
 )
@@ -113,10 +112,6 @@ class Treatment(BaseModel):
 
     def active_on(self, day: dt.date) -> bool:
         return self.start <= day and (self.stop is None or self.stop > day)
-
-    @property
-    def is_jak_inhibitor(self) -> bool:
-        return self.drug in JAK_INHIBITORS
 
 
 class Visit(BaseModel):
@@ -218,11 +213,6 @@ class Patient(BaseModel):
                     f"more than one visit on {later.date.isoformat()} (merge them into one)"
                 )
         return ordered
-
-    @property
-    def jak_start(self) -> dt.date | None:
-        """First day of any JAK-inhibitor treatment, or None if never given one."""
-        return min((t.start for t in self.treatments if t.is_jak_inhibitor), default=None)
 
     def visits_until(self, day: dt.date | None) -> tuple[Visit, ...]:
         """Visits on or before day (all of them when day is None), oldest first."""

@@ -41,9 +41,13 @@ _ANTIBODY_ALIASES = {
     "none": "negative",
 }
 
-JAK_INHIBITORS = frozenset({"ruxolitinib", "baricitinib", "tofacitinib", "upadacitinib"})
-
-DRUGS = JAK_INHIBITORS | {
+# Which drugs form a class (JAK inhibitors, steroids, ...) is rule data:
+# rules/classes/treatments.yaml.
+DRUGS = frozenset({
+    "ruxolitinib",
+    "baricitinib",
+    "tofacitinib",
+    "upadacitinib",
     "plasma_exchange",
     "immunoadsorption",
     "methotrexate",
@@ -56,7 +60,7 @@ DRUGS = JAK_INHIBITORS | {
     "hydroxychloroquine",
     "prednisone",
     "methylprednisolone",
-}
+})
 
 ADVERSE_EVENTS = frozenset(
     {

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.assessment import Assessment
 from jdm_cds.model.patient import Patient
 
@@ -51,7 +52,7 @@ def assess_each_visit(evaluator: Evaluator, patient: Patient,
 def row(patient: Patient, assessment: Assessment) -> Row:
     judged = [j for j in assessment.judgements.values() if j.pack in PACKS]
     judged.sort(key=lambda j: PACKS.index(j.pack))
-    start = patient.jak_start
+    start = core_treatment_classes().first_start(patient.treatments)
     return Row(
         patient_id=assessment.patient_id, date=assessment.evaluated_at,
         days_on_jak=None if start is None else (assessment.evaluated_at - start).days,

@@ -37,6 +37,7 @@ from jdm_cds.cli import app
 from jdm_cds.cohort.summary import summarise
 from jdm_cds.defaults import default_evaluator, evaluator_for
 from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.assessment import Alert, Assessment, GuidanceCard, Judgement, Recommendation
 from jdm_cds.model.patient import Patient
 from jdm_cds.model.reading import PatientFileError, load_patient, validate_patient
@@ -113,7 +114,7 @@ class Case:
 
     def day_zero(self) -> date:
         if self.file is not None:
-            start = load_patient(self.file).jak_start
+            start = core_treatment_classes().first_start(load_patient(self.file).treatments)
             return start if start is not None else self.draft.anchor()
         return self.draft.anchor()
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.patient import Treatment, Visit
-from jdm_cds.model.vocabulary import JAK_INHIBITORS
 
 # Day 0 of a scenario when neither "day 0 is ..." nor an ISO start of a JAK inhibitor says
 # otherwise. Any fixed date would do: relative dates only need one anchor.
@@ -192,7 +192,8 @@ class PatientDraft:
         """The start cells of the JAK-inhibitor rows, whatever the columns are called."""
         for row in self.treatments:
             cells = {treatment_field(header): text.strip() for header, text in row.items()}
-            if drug_name(cells.get("drug", "")) in JAK_INHIBITORS:
+            classes = core_treatment_classes()
+            if drug_name(cells.get("drug", "")) in classes.drugs(classes.baseline):
                 yield cells.get("start", "")
 
     def to_data(self) -> dict[str, Any]:
