@@ -92,11 +92,11 @@ def row(text: str, key: str) -> list[str]:
 # --- JSON ---------------------------------------------------------------------------
 
 
-def test_json_for_one_file_is_one_object() -> None:
+def test_json_for_one_file_is_an_array_of_one_assessment() -> None:
     result = run("evaluate", "--format", "json", EXAMPLE)
 
     assert result.exit_code == 0, result.stderr
-    data = as_json(result)
+    [data] = as_json(result)
     assert isinstance(data, dict)
     assert {"patient_id", "evaluated_at", "judgements", "alerts", "recommendations",
             "guidance"} <= set(data)
@@ -133,7 +133,51 @@ def test_json_is_an_array_for_several_files_even_if_one_is_valid() -> None:
     result = run("evaluate", "--format", "json", EXAMPLE, BAD / "empty.yaml")
 
     assert result.exit_code == 1
-    assert [d["patient_id"] for d in as_json(result)] == ["EX-MDA5"]
+    data = as_json(result)
+    assert data[0]["patient_id"] == "EX-MDA5"
+    assert data[1] == {"file": str(BAD / "empty.yaml"), "error": "-: file is empty"}
+
+
+def test_json_is_an_array_even_when_every_input_is_invalid() -> None:
+    result = run("evaluate", "--format", "json", BAD / "empty.yaml")
+
+    assert result.exit_code == 1
+    assert as_json(result) == [{"file": str(BAD / "empty.yaml"), "error": "-: file is empty"}]
+
+
+def test_jsonl_is_one_entry_a_line_in_input_order(second: Path) -> None:
+    result = run("evaluate", "--format", "jsonl", second, BAD / "empty.yaml", EXAMPLE)
+
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("patient_id", line.get("file")) for line in lines] == [
+        "CLI-2", str(BAD / "empty.yaml"), "EX-MDA5"]
+    assert lines[2] == as_json(run("evaluate", "--format", "json", EXAMPLE))[0]
+
+
+def test_output_file_and_standard_input(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(app, ["evaluate", "-", "--format", "json", "-o", str(out)],
+                                input=EXAMPLE.read_text())
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    [data] = json.loads(out.read_text())
+    assert data == as_json(run("evaluate", "--format", "json", EXAMPLE))[0]
+
+
+def test_a_patient_id_seen_in_an_earlier_file_is_an_input_error(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(EXAMPLE.read_text())
+
+    result = run("evaluate", "--format", "json", EXAMPLE, copy)
+
+    assert result.exit_code == 1
+    data = as_json(result)
+    assert data[0]["patient_id"] == "EX-MDA5"
+    assert data[1]["file"] == str(copy)
+    assert f"patient 'EX-MDA5' was already read from {EXAMPLE}" in data[1]["error"]
+    assert result.stderr.startswith(f"{copy}: id: ")
 
 
 # --- --at ---------------------------------------------------------------------------
@@ -154,7 +198,7 @@ def test_at_picks_the_last_visit_on_or_before_the_date(at: str, visit: str,
     result = run("evaluate", "--format", "json", "--at", at, EXAMPLE)
 
     assert result.exit_code == 0, result.stderr
-    data = as_json(result)
+    [data] = as_json(result)
     assert data["evaluated_at"] == at
     assert data["evaluation_visit"] == visit
     judgement = data["judgements"]["cid.printo"]
@@ -165,7 +209,7 @@ def test_a_date_before_the_first_visit_is_indeterminate_and_says_why() -> None:
     result = run("evaluate", "--format", "json", "--at", "2020-01-29", EXAMPLE)
 
     assert result.exit_code == 0, result.stderr
-    data = as_json(result)
+    [data] = as_json(result)
     assert data["evaluation_visit"] is None
     for key in CID:
         judgement = data["judgements"][key]
@@ -234,7 +278,10 @@ def test_a_bad_file_is_one_line_naming_file_and_field(case: str, output: str,
     [line] = result.stderr.splitlines()
     assert line.startswith(f"{bad}: {field}: ")
     if output == "json":
-        assert [d["patient_id"] for d in as_json(result)] == ["EX-MDA5", "CLI-2"]
+        data = as_json(result)
+        assert [d.get("patient_id") for d in data] == ["EX-MDA5", None, "CLI-2"]
+        assert data[1]["file"] == str(bad)
+        assert data[1]["error"].startswith(f"{field}: ")
     else:
         assert "Patient EX-MDA5" in result.stdout
         assert "Patient CLI-2" in result.stdout
@@ -248,7 +295,9 @@ def test_every_bad_file_at_once_each_reported_and_the_good_one_evaluated() -> No
     assert result.exit_code == 1
     reported = {line.split(": ")[0] for line in result.stderr.splitlines()}
     assert reported == {str(path) for path in bad}
-    assert [d["patient_id"] for d in as_json(result)] == ["EX-MDA5"]
+    data = as_json(result)
+    assert [d["file"] for d in data[:-1]] == [str(path) for path in bad]
+    assert data[-1]["patient_id"] == "EX-MDA5"
 
 
 def test_a_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
@@ -281,7 +330,10 @@ def test_an_engine_error_is_one_line_and_the_others_still_evaluated(
     [line] = result.stderr.splitlines()
     assert line.startswith(f"{second}: ")
     assert "exception caught boom" in line
-    assert [d["patient_id"] for d in as_json(result)] == ["EX-MDA5"]
+    data = as_json(result)
+    assert data[0]["file"] == str(second)
+    assert "exception caught boom" in data[0]["error"]
+    assert data[1]["patient_id"] == "EX-MDA5"
 
 
 # --- usage errors -------------------------------------------------------------------
@@ -346,6 +398,6 @@ def test_installed_command_exit_codes_and_no_traceback(second: Path) -> None:
 
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"{bad}: visits[1].cmas: must be <= 52 (got 53)"]
-    assert [d["patient_id"] for d in json.loads(done.stdout)] == ["CLI-2"]
+    assert [d.get("patient_id") for d in json.loads(done.stdout)] == [None, "CLI-2"]
     assert usage.returncode == 2
     assert "Traceback" not in usage.stderr

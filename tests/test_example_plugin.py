@@ -63,7 +63,7 @@ def test_evaluate_json_has_the_example_guidance_and_rule(
                ROOT / "examples" / "patient-mda5.yaml", cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    [data] = json.loads(done.stdout)
     [card] = [g for g in data["guidance"] if g["plugin"] == "example_ifn"]
     assert card["id"] == "example_ifn.not_a_response_marker"
     assert card["source"]["url"] == "https://doi.org/10.1093/rheumatology/keab116"
@@ -78,7 +78,7 @@ def test_the_example_can_be_disabled(example_site: Path, tmp_path: Path) -> None
                "example_ifn", ROOT / "examples" / "patient-mda5.yaml", cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    [data] = json.loads(done.stdout)
     assert "example_ifn" not in {g["plugin"] for g in data["guidance"]}
     assert "example_ifn" not in {a["plugin"] for a in data["alerts"]}
 

@@ -343,7 +343,7 @@ def test_disable_plugin_on_the_command_line(tmp_path: Path) -> None:
                  "--disable-plugin", "anti_tif1g", path)
 
     assert result.exit_code == 0, result.output
-    plugins = {card["plugin"] for card in json.loads(result.stdout)["guidance"]}
+    plugins = {card["plugin"] for card in json.loads(result.stdout)[0]["guidance"]}
     assert "anti_nxp2" in plugins
     assert "anti_mda5" not in plugins
 
@@ -554,7 +554,7 @@ def test_cli_reports_the_failing_plugin_and_exits_0(
 
     assert result.exit_code == 0, result.output
     if output == "json":
-        [error] = [e for e in json.loads(result.stdout)["errors"] if e["plugin"] == "raising"]
+        [error] = [e for e in json.loads(result.stdout)[0]["errors"] if e["plugin"] == "raising"]
         assert error["hook"] == "jdm_cds_guidance"
         assert error["error"].startswith("RuntimeError: guidance service unavailable")
     else:

@@ -49,7 +49,7 @@ def test_one_row_per_visit() -> None:
 def test_columns_agree_with_at_on_that_date(date: str) -> None:
     row = next(r for r in timeline_json(EXAMPLE) if r["date"] == date)
     result = run("evaluate", EXAMPLE, "--at", date, "--format", "json")
-    judgements = json.loads(result.stdout)["judgements"]
+    judgements = json.loads(result.stdout)[0]["judgements"]
     shown = {rule: j["status"] for rule, j in judgements.items() if j["pack"] in PACKS}
     assert row["statuses"] == shown
     reported = {name: value for j in judgements.values() if j["pack"] in PACKS
@@ -108,7 +108,10 @@ def test_several_files_and_a_bad_one(tmp_path: Path) -> None:
     bad = BAD / "stop_before_start.yaml"
     result = run("evaluate", EXAMPLE, bad, "--timeline", "--format", "json")
     assert result.exit_code == 1
-    assert [row["date"] for row in json.loads(result.stdout)] == EXAMPLE_DATES
+    *rows, error = json.loads(result.stdout)
+    assert [row["date"] for row in rows] == EXAMPLE_DATES
+    assert error["file"] == str(bad)
+    assert error["error"].startswith("treatments[1].stop: ")
     assert f"{bad}: treatments[1].stop:" in result.stderr
 
 

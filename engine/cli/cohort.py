@@ -1,4 +1,10 @@
-"""``jdm-cds cohort``: evaluate many patients and summarise them as the study did."""
+"""``jdm-cds cohort``: evaluate many patients and summarise them as the study did.
+
+The patients are evaluated on every core (``--jobs``) or on Dask (``--scheduler``), in
+input order. ``--format text|json`` prints the summary; ``--format jsonl`` one line a
+patient (its assessment at the last visit, or its input error); ``--output FILE.parquet``
+writes the tables (``jdm_cds.cohort.tables``).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,60 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli.common import DisablePlugin, Format, build_evaluator, stderr, stdout
+from jdm_cds.cli.batch import (
+    Format,
+    Jobs,
+    OutputFile,
+    Quiet,
+    Scheduler,
+    output_file,
+    print_lines,
+    results,
+    text_console,
+)
+from jdm_cds.cli.common import DisablePlugin, build_evaluator
+from jdm_cds.cohort.work import EngineSpec, Task, error_entry
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.inputs import Inputs
 
 
 def cohort(
-    paths: Annotated[list[Path], typer.Argument(help="Patient files (YAML or JSON) or folders.")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="Patient files (YAML or JSON), folders, or - for standard input.")],
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     disable_plugin: DisablePlugin = None,
+    out: OutputFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
 ) -> None:
     """Evaluate every patient and summarise the cohort as the study reported its results."""
-    from jdm_cds.cohort.summary import render_cohort, summarise
+    from jdm_cds.cohort.summary import Cohort, InvalidFile, render_cohort
 
-    summary = summarise(paths, build_evaluator(disable_plugin))
-    for invalid in summary.invalid:
-        for line in invalid.errors:
-            stderr.print(line, style="red", markup=False, highlight=False)
-    if output is Format.json:
-        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        render_cohort(summary, stdout)
+    disabled = tuple(disable_plugin or ())
+    task = Task(mode="cohort", engines=(EngineSpec(disabled),),
+                json="line" if output is Format.jsonl else None)
+
+    def local() -> list[Evaluator]:
+        return [build_evaluator(list(disabled))]
+
+    summary = Cohort()
+    stream = results(Inputs(paths), task, jobs, scheduler, quiet, local)
+    with output_file(out) as sink:
+        for result in stream:
+            if result.error is not None:
+                print_lines(result.error)
+                summary.invalid.append(InvalidFile(result.label, result.error))
+            elif output is not Format.jsonl:  # a summary is kept only to be printed
+                summary.patients.append(result.value)
+            if output is Format.jsonl:
+                entry = result.json if result.error is None else error_entry(result, "line")
+                assert entry is not None
+                sink.write(entry + b"\n")
+        if output is Format.json:
+            sink.write(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False)
+                       .encode() + b"\n")
+        elif output is Format.text:
+            render_cohort(summary, text_console(sink))
     if summary.invalid:
         raise typer.Exit(1)

@@ -1,31 +1,38 @@
-"""``jdm-cds evaluate``: judge patients, one report each (or one row a visit)."""
+"""``jdm-cds evaluate``: judge patients, one report each (or one row a visit).
+
+Output streams: each patient is written as soon as it is judged (in input order), so a
+run of any size holds only a few patients at a time. ``--format json`` is always one JSON
+array, ``--format jsonl`` one JSON value a line; each entry is an assessment (a timeline
+row with ``--timeline``) or an input error ``{"file", "error"}``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Literal
 
+import orjson
 import typer
 
-from jdm_cds.cli.common import (
-    DisablePlugin,
+from jdm_cds.cli.batch import (
     Format,
-    build_evaluator,
-    parse_date,
-    report_error,
-    stderr,
-    stdout,
+    Jobs,
+    OutputFile,
+    Quiet,
+    Scheduler,
+    output_file,
+    results,
+    text_console,
 )
-from jdm_cds.model.assessment import Assessment
-from jdm_cds.model.reading import PatientFileError, iter_patient_files, load_patient
-from jdm_cds.report.text import render_text, render_timeline, timeline_json, to_json
-from jdm_cds.report.timeline import Row
-from jdm_cds.report.timeline import rows as timeline_rows
-from jdm_cds.runtime import RuleExecutionError
+from jdm_cds.cli.common import DisablePlugin, build_evaluator, parse_date, stderr
+from jdm_cds.cohort.work import EngineSpec, Result, Task, error_entry
+from jdm_cds.evaluate import Evaluator
+from jdm_cds.inputs import Inputs
 
 
 def evaluate(
-    files: Annotated[list[Path], typer.Argument(help="Patient files (YAML or JSON) or folders.")],
+    files: Annotated[list[Path], typer.Argument(
+        help="Patient files (YAML or JSON), folders, or - for standard input.")],
     at: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD "
                                            "(default: the last visit).")] = None,
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
@@ -33,42 +40,86 @@ def evaluate(
     timeline: Annotated[bool, typer.Option(
         "--timeline", help="One row a visit (up to --at): the patient judged at that visit's "
         "date, as --at <date> would.")] = False,
+    out: OutputFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
 ) -> None:
     """Judge each patient at the last visit on or before --at."""
     when = parse_date(at)
-    evaluator = build_evaluator(disable_plugin)
-    assessments: list[Assessment] = []
-    rows: list[Row] = []
+    disabled = tuple(disable_plugin or ())
+    json = {Format.json: "indent", Format.jsonl: "line"}.get(output)
+    task = Task(mode="timeline" if timeline else "assess", engines=(EngineSpec(disabled),),
+                at=when, json=None if timeline else json,  # type: ignore[arg-type]
+                text=output is Format.text or timeline)
+
+    def local() -> list[Evaluator]:
+        return [build_evaluator(list(disabled))]
+
+    inputs = Inputs(files)
     failed = False
-    paths = iter_patient_files(files)
-    for path in paths:
-        try:
-            patient = load_patient(path)
-            if timeline:
-                rows += timeline_rows(evaluator, patient, when)
-                continue
-            assessments.append(evaluator.evaluate(patient, when))
-        except PatientFileError as problem:
-            failed = True
-            report_error(problem)
-        except RuleExecutionError as failure:
-            # The engine failed on this patient: report it and give no judgement for it.
-            failed = True
-            stderr.print(f"{path}: -: the rules could not be evaluated: {failure}", style="red",
-                         markup=False, highlight=False)
-    if timeline:
-        if output is Format.json:
-            print(timeline_json(rows))
-        elif rows:
-            render_timeline(rows, stdout)
-    elif output is Format.json:
-        if assessments:
-            print(to_json(assessments, many=len(paths) > 1))
-    else:
-        for assessment in assessments:
-            render_text(assessment, stdout)
-            for error in assessment.errors:
-                stderr.print(f"{assessment.patient_id}: plugin '{error.plugin}' failed in "
-                             f"{error.hook}: {error.error}", style="red", markup=False)
+    with output_file(out) as sink:
+        writer = _Writer(output, sink, timeline)
+        for result in results(inputs, task, jobs, scheduler, quiet, local):
+            for line in result.error or result.warnings:
+                stderr.print(line, style="red", markup=False, highlight=False)
+            failed |= result.error is not None  # a failed plugin is reported, not fatal
+            try:
+                writer.write(result)
+            except Exception as error:  # a report that cannot be rendered costs only itself
+                failed = True
+                stderr.print(f"{result.label}: -: the report could not be written: "
+                             f"{type(error).__name__}: {error}", style="red", markup=False,
+                             highlight=False)
+        writer.close()
     if failed:
         raise typer.Exit(1)
+
+
+class _Writer:
+    """Writes each result as it comes, in the chosen format."""
+
+    def __init__(self, fmt: Format, sink: IO[bytes], timeline: bool) -> None:
+        self.fmt, self.sink, self.timeline = fmt, sink, timeline
+        self.count = 0
+        if fmt is Format.text:
+            self.console = text_console(sink)
+        elif fmt is Format.json:
+            sink.write(b"[")
+
+    def write(self, result: Result) -> None:
+        if self.fmt is Format.text:
+            if result.error is None:
+                self._text(result)
+            return
+        how: Literal["indent", "line"] = "indent" if self.fmt is Format.json else "line"
+        if result.error is not None:
+            entries = [error_entry(result, how)]
+        elif self.timeline:
+            option = orjson.OPT_INDENT_2 if how == "indent" else 0
+            entries = [orjson.dumps(row.to_dict(), option=option) for row in result.value]
+        else:
+            assert result.json is not None
+            entries = [result.json]
+        for entry in entries:
+            if self.fmt is Format.json:
+                self.sink.write(b"\n" if self.count == 0 else b",\n")
+                self.sink.write(entry)
+            else:
+                self.sink.write(entry + b"\n")
+            self.count += 1
+        self.sink.flush()
+
+    def _text(self, result: Result) -> None:
+        from jdm_cds.report.text import render_text, render_timeline
+
+        if self.timeline:
+            if result.value:
+                render_timeline(result.value, self.console)
+        else:
+            render_text(result.value, self.console)
+
+    def close(self) -> None:
+        if self.fmt is Format.json:
+            self.sink.write(b"\n]\n" if self.count else b"]\n")
+        self.sink.flush()

@@ -22,8 +22,6 @@ from jdm_cds.evaluate import Evaluator
 from jdm_cds.facts.builder import Timeline, timeline
 from jdm_cds.model.assessment import Assessment
 from jdm_cds.model.patient import Patient
-from jdm_cds.model.reading import PatientFileError, iter_patient_files, load_patient
-from jdm_cds.runtime import RuleExecutionError
 
 CID_WITHIN_6_MONTHS = "cid.within_6_months"
 WITHDRAWALS = {"plasma_exchange": "withdrawal.plasma_exchange",
@@ -33,7 +31,7 @@ STEROID_DOSE = "steroid_dose_now"
 NO_ANTIBODY = "not tested"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PatientSummary:
     """What the cohort counts of one patient."""
 
@@ -109,25 +107,31 @@ class Cohort:
 
 def summarise(paths: Iterable[str | PathLike[str]],
               evaluator: Evaluator | None = None) -> Cohort:
-    """Evaluate every patient file under ``paths``; invalid files are listed, not fatal."""
+    """Evaluate every patient file under ``paths`` in this process; invalid files are
+    listed, not fatal (``jdm-cds cohort`` runs the same on every core)."""
+    from jdm_cds.cohort.parallel import in_process, unique_patients
+    from jdm_cds.cohort.work import Task
+    from jdm_cds.inputs import Inputs
+
     if evaluator is None:
         from jdm_cds.defaults import default_evaluator
 
         evaluator = default_evaluator()
     cohort = Cohort()
-    for path in iter_patient_files(paths):
-        try:
-            cohort.patients.append(summarise_patient(load_patient(path), evaluator))
-        except PatientFileError as error:
-            cohort.invalid.append(InvalidFile(error.path, error.lines()))
-        except RuleExecutionError as error:
-            cohort.invalid.append(InvalidFile(
-                str(path), [f"{path}: -: the rules could not be evaluated: {error}"]))
+    for result in unique_patients(in_process(Inputs(paths), Task("cohort"), [evaluator])):
+        if result.error is not None:
+            cohort.invalid.append(InvalidFile(result.label, result.error))
+        else:
+            cohort.patients.append(result.value)
     return cohort
 
 
-def summarise_patient(patient: Patient, evaluator: Evaluator) -> PatientSummary:
-    last = evaluator.evaluate(patient)
+def summarise_patient(patient: Patient, evaluator: Evaluator,
+                      last: Assessment | None = None) -> PatientSummary:
+    """What the cohort counts of ``patient``; ``last``: its assessment at the last visit,
+    when already made."""
+    if last is None:
+        last = evaluator.evaluate(patient)
     # The engine's own reading of the patient: JAK-inhibitor start and baseline visit.
     tl = timeline(patient)
     start = tl.baseline_start

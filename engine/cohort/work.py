@@ -1,0 +1,217 @@
+"""What a worker does with each patient: read it, judge it, and serialise what the run needs.
+
+The same code runs in this process (``--jobs 1``), in each process of the pool and on each
+Dask worker. A worker builds its evaluator once (durable_rules keeps its rulesets in the
+process: one engine per process) and keeps it for every patient it is sent. Every failure
+of one patient, at any stage, becomes that patient's error result: the others go on.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from jdm_cds.inputs import WorkItem, load_item
+from jdm_cds.model.reading import PatientFileError
+
+if TYPE_CHECKING:
+    from jdm_cds.evaluate import Evaluator
+    from jdm_cds.model.assessment import Assessment
+    from jdm_cds.model.patient import Patient
+
+Mode = Literal["assess", "timeline", "cohort"]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which evaluator to build: the installed packs and plugins, but ``disabled``; with
+    ``rules``, the core packs are those of that folder instead (``jdm-cds diff``)."""
+
+    disabled: tuple[str, ...] = ()
+    rules: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """What to do with every patient of a run, the same for every worker."""
+
+    mode: Mode
+    engines: tuple[EngineSpec, ...] = (EngineSpec(),)
+    at: date | None = None
+    json: Literal["indent", "line", None] = None  # serialise each entry, and how
+    text: bool = False  # return the assessment itself (for the text report)
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of one work item; ``error`` set when it could not be evaluated."""
+
+    index: int
+    label: str
+    patient_id: str | None = None
+    error: list[str] | None = None  # one line a problem, each naming the file
+    json: bytes | None = None  # the entry as JSON, as the output format wants it
+    value: Any = None  # what the mode returns: assessment, timeline rows, summary, changes
+    warnings: list[str] = field(default_factory=list)  # e.g. a plugin that failed
+
+
+class StartupFailure(Exception):
+    """The engine could not be built: nothing can be evaluated (exit 2)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__(list(lines))
+        self.lines = list(lines)
+
+
+# --- the engine of this process ---------------------------------------------------------
+
+_ENGINES: dict[EngineSpec, Evaluator] = {}
+
+
+def evaluator_of(spec: EngineSpec) -> Evaluator:
+    """This process's evaluator for ``spec``, built on first use; ``StartupFailure`` when a
+    plugin or a rule pack is broken."""
+    found = _ENGINES.get(spec)
+    if found is None:
+        found = _ENGINES[spec] = _build(spec)
+    return found
+
+
+def _build(spec: EngineSpec) -> Evaluator:
+    from jdm_cds.defaults import default_evaluator
+    from jdm_cds.evaluate import Evaluator
+    from jdm_cds.language.diagnostics import RuleLoadError
+    from jdm_cds.language.rulebase import Source, core_pack_paths, load_rulebase
+    from jdm_cds.plugins.manager import PluginLoadError, Plugins
+
+    try:
+        if spec.rules is None:
+            return default_evaluator(spec.disabled)
+        plugins = Plugins.load(spec.disabled)
+        core = set(core_pack_paths())
+        packs = sorted(Path(spec.rules).glob("*.yaml"))
+        if not packs:
+            raise StartupFailure([f"{spec.rules}: no rule packs (*.yaml) in this folder"])
+        sources: list[Source] = [(path, None) for path in packs]
+        sources += [source for source in plugins.sources() if source[0] not in core]
+        return Evaluator(load_rulebase(sources), plugins.guidance)
+    except PluginLoadError as error:
+        advice = "nothing was done"
+        if error.plugin is not None:
+            advice = (f"plugin '{error.plugin}' is broken, nothing was done: fix it, or leave "
+                      f"it out with --disable-plugin {error.plugin}")
+        raise StartupFailure([str(error), advice]) from None
+    except RuleLoadError as error:
+        raise StartupFailure([*map(str, error.diagnostics),
+                              "rule packs have errors: nothing was evaluated"]) from None
+
+
+def prepare(task: Task) -> list[str]:
+    """Build the task's evaluators now; returns the plugins they run (sorted names)."""
+    names: set[str] = set()
+    for spec in task.engines:
+        evaluator_of(spec)
+        names |= set(plugin_names(spec))
+    return sorted(names)
+
+
+def plugin_names(spec: EngineSpec) -> list[str]:
+    """The plugins installed here that ``spec`` runs: what a worker must have too."""
+    from jdm_cds.plugins.manager import PluginLoadError, Plugins
+
+    try:
+        return Plugins.load(spec.disabled).names
+    except PluginLoadError as error:
+        raise StartupFailure([str(error)]) from None
+
+
+# --- one patient ------------------------------------------------------------------------
+
+
+def run_chunk(items: Sequence[WorkItem], task: Task) -> list[Result]:
+    """Evaluate ``items`` with this process's evaluators (a worker's entry point)."""
+    evaluators = [evaluator_of(spec) for spec in task.engines]
+    return [run_item(item, task, evaluators) for item in items]
+
+
+def run_item(item: WorkItem, task: Task, evaluators: Sequence[Evaluator]) -> Result:
+    """Evaluate one patient as ``task`` says; never raises for a patient's own failure."""
+    result = Result(item.index, item.label)
+    try:
+        patient = load_item(item)
+    except PatientFileError as error:
+        result.error = error.lines()
+        return result
+    except Exception as error:  # a failure of ours, not of the file: still only this one
+        result.error = [f"{item.label}: -: internal error while reading: {_describe(error)}"]
+        return result
+    result.patient_id = patient.id
+    try:
+        from jdm_cds.runtime import RuleExecutionError
+
+        try:
+            _run_mode(patient, task, evaluators, result)
+        except RuleExecutionError as failure:
+            result.error = [f"{item.label}: -: the rules could not be evaluated: {failure}"]
+    except PatientFileError as error:  # raised late, e.g. a date the window cannot hold
+        result.error = error.lines()
+    except Exception as error:
+        result.error = [f"{item.label}: -: internal error while evaluating patient "
+                        f"'{patient.id}': {_describe(error)}"]
+    if result.error is not None:
+        result.json = result.value = None
+    return result
+
+
+def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
+              result: Result) -> None:
+    evaluator = evaluators[0]
+    if task.mode == "assess":
+        assessment = evaluator.evaluate(patient, task.at)
+        _keep_assessment(assessment, task, result)
+    elif task.mode == "timeline":
+        from jdm_cds.report.timeline import rows
+
+        found = rows(evaluator, patient, task.at)
+        result.value = found
+        if task.json is not None:
+            result.json = _dumps([r.to_dict() for r in found], task.json)
+    else:
+        from jdm_cds.cohort.summary import summarise_patient
+
+        last = evaluator.evaluate(patient, task.at)
+        result.value = summarise_patient(patient, evaluator, last)
+        _keep_assessment(last, task, result, keep_value=False)
+
+
+def _keep_assessment(assessment: Assessment, task: Task, result: Result,
+                     keep_value: bool = True) -> None:
+    result.warnings = [f"{assessment.patient_id}: plugin '{error.plugin}' failed in "
+                       f"{error.hook}: {error.error}" for error in assessment.errors]
+    if task.json is not None:
+        result.json = _dumps(assessment.model_dump(mode="json"), task.json)
+    if task.text and keep_value:
+        result.value = assessment
+
+
+def _dumps(data: Any, how: Literal["indent", "line"]) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 if how == "indent" else 0)
+
+
+def error_entry(result: Result, how: Literal["indent", "line"]) -> bytes:
+    """An input error as an entry of the JSON output: ``{"file", "error"}``."""
+    prefix = f"{result.label}: "
+    problems = [line.removeprefix(prefix) for line in result.error or []]
+    return _dumps({"file": result.label, "error": "; ".join(problems)}, how)
+
+
+def _describe(error: BaseException) -> str:
+    where = traceback.extract_tb(error.__traceback__)
+    place = f" (at {Path(where[-1].filename).name}:{where[-1].lineno})" if where else ""
+    return f"{type(error).__name__}: {error}{place}"

@@ -1,0 +1,76 @@
+"""Running on every core: the same results in the same order as one process, and a worker
+killed by a signal costs only the patients it held."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jdm_cds.cli import app
+from jdm_cds.cohort.parallel import ProcessPool
+from jdm_cds.cohort.work import Result, Task, run_chunk
+from jdm_cds.inputs import Inputs, WorkItem
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "features" / "study_cases"
+EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"
+BAD = Path(__file__).parent / "data" / "bad_patients"
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        result.exception)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_jobs_2_gives_byte_identical_json_lines_to_jobs_1() -> None:
+    inputs = [CASES, BAD / "empty.yaml", EXAMPLE]
+    one = run("evaluate", "--format", "jsonl", "--jobs", "1", *inputs)
+    two = run("evaluate", "--format", "jsonl", "--jobs", "2", *inputs)
+
+    assert one[0] == two[0] == 1
+    assert one[1] == two[1]
+    assert len(one[1].splitlines()) == 12
+    assert one[2] == two[2]
+
+
+def test_cohort_on_two_processes_gives_the_same_summary() -> None:
+    one = run("cohort", "--format", "json", "--jobs", "1", CASES)
+    two = run("cohort", "--format", "json", "--jobs", "2", CASES)
+
+    assert one == two
+    assert one[0] == 0
+
+
+def kill_on_marked(items: Sequence[WorkItem], task: Task) -> list[Result]:
+    """A worker's chunk runner that dies by SIGKILL on a patient file named kill-*."""
+    if any(Path(item.label).name.startswith("kill-") for item in items):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_chunk(items, task)
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_a_killed_worker_costs_only_the_patients_it_held(tmp_path: Path, chunk: int) -> None:
+    names = [f"p{i:02d}.yaml" for i in range(12)]
+    names[4] = "kill-p04.yaml"
+    for index, name in enumerate(names):
+        (tmp_path / name).write_text(EXAMPLE.read_text().replace("EX-MDA5", f"P-{index}"))
+    files = [tmp_path / name for name in names]
+
+    results = list(ProcessPool(Task("assess"), jobs=2, chunk=chunk,
+                               run=kill_on_marked).map(Inputs(files)))
+
+    assert [r.index for r in results] == list(range(12))
+    lost = [r for r in results if r.error is not None]
+    held = {i for i in range(12) if i // chunk == 4 // chunk}  # the chunk that held kill-*
+    assert {r.index for r in lost} == held
+    for result in lost:
+        assert "was killed by signal SIGKILL" in result.error[0]
+    assert [r.patient_id for r in results if r.error is None] == [
+        f"P-{i}" for i in range(12) if i not in held]
