@@ -23,7 +23,8 @@ from jdm_cds.language.compiler import (
     leaf_key,
     list_key,
 )
-from jdm_cds.language.rule_types import Compare, Contains, Is, Leaf, RuleRef, Scope, Status
+from jdm_cds.language.relevance import Relevance
+from jdm_cds.language.rule_types import Contains, Is, RuleRef, Scope, Status
 from jdm_cds.model.assessment import (
     Alert,
     Assessment,
@@ -123,22 +124,11 @@ class _Test:
 
 
 @dataclass(frozen=True)
-class _Step:
-    """What one path says of one test: its status with and without a value, and whether
-    the path left it open (missing or undecided data there could change the answer)."""
-
-    present: str
-    absent: str
-    open: bool
-
-
-@dataclass(frozen=True)
 class _Explained:
     """What a rule's explanation needs that does not change between evaluations."""
 
     tests: tuple[_Test, ...]
-    steps: tuple[tuple[_Step, ...], ...]  # each path's step for each test
-    unjudged: tuple[_Step, ...]  # the steps when no path fired
+    relevance: Relevance  # which tests mattered on a fact
     named: tuple[str, ...]  # fields the rule tests, then the values it reports
     assumptions: list[Assumption]
     citations: list[Source]
@@ -146,23 +136,13 @@ class _Explained:
     @classmethod
     def of(cls, compiled: CompiledRule) -> _Explained:
         pack, rule = compiled.pack, compiled.rule
-
-        def steps(decided: dict[str, tuple[Outcome, ...]]) -> tuple[_Step, ...]:
-            return tuple(
-                _Step(_test_status(leaf, decided.get(leaf_key(leaf), ()), True),
-                      _test_status(leaf, decided.get(leaf_key(leaf), ()), False),
-                      not isinstance(leaf, Contains)
-                      and "U" in decided.get(leaf_key(leaf), ("U",)))
-                for leaf in compiled.leaves)
-
         return cls(
             tests=tuple(_Test(leaf.field, leaf_key(leaf),
                               compiled.leaf_criteria.get(leaf_key(leaf)),
                               list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
                               else leaf.field, isinstance(leaf, Contains), isinstance(leaf, Is))
                         for leaf in compiled.leaves),
-            steps=tuple(steps(dict(path)) for _, path in compiled.paths),
-            unjudged=steps({}),
+            relevance=Relevance(compiled),
             named=tuple(dict.fromkeys((*compiled.fields, *rule.report))),
             assumptions=[Assumption(key=key, text=pack.assumptions[key].text)
                          for key in rule.assumptions],
@@ -219,26 +199,33 @@ class _Builder:
         visit, fact = self.fact_of(compiled)
         status, path = decision(self.outcomes, rule.id, visit)
         fact = fact or {}
-        # The path that fired fixed the outcome of each test it needed; the others did not
-        # matter to this decision.
+        # Each test is shown with its outcome where it mattered (it belongs to a minimal set
+        # of outcomes that decides the status), else as not_needed (see language.relevance).
         explained = self.explained[rule.id]
+        outcomes: tuple[Outcome, ...] = ()
+        needed = 0
+        if path is not None:
+            outcomes = explained.relevance.outcomes(fact)
+            selected, needed = explained.relevance.explain(outcomes)
+            if selected != path:
+                raise RuleExecutionError(
+                    f"rule '{rule.id}': the engine proved path {path}, but the facts select "
+                    f"path {selected}: the compiled rule and its explanation disagree")
         criteria: list[dict[str, Any]] = []
         missing: list[str] = []
         open_statuses: list[str] = []
-        for test, step in zip(explained.tests, explained.steps[path] if path is not None
-                              else explained.unjudged, strict=True):
+        for index, test in enumerate(explained.tests):
             value = fact.get(test.fact_key)
             if test.contains:
                 value = bool(value)  # lists are closed: an item not listed is absent
-                shown = step.present
-            elif value is None:
-                shown = step.absent
-                if step.open:
-                    missing.append(test.field)
-            else:
-                shown = step.present
-                if step.open and test.status_test and value == "indeterminate":
-                    open_statuses.append(f"{test.field} is indeterminate")
+            shown = "not_needed"
+            if needed >> index & 1:
+                shown = LEAF_STATUS[outcomes[index]]
+                if outcomes[index] == "U":
+                    if value is None:
+                        missing.append(test.field)
+                    elif test.status_test:
+                        open_statuses.append(f"{test.field} is indeterminate")
             criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
                              "status": shown})
         if path is None:  # not judged: there was no visit to judge
@@ -298,17 +285,6 @@ class _Builder:
             sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )
-
-
-def _test_status(leaf: Leaf, outcomes: tuple[Outcome, ...], present: bool) -> str:
-    """What the fired path says of one test.
-
-    A path step may admit several outcomes when the decision did not depend on which;
-    for a comparison, presence alone tells "unknown" from the others.
-    """
-    if isinstance(leaf, Compare) and len(outcomes) > 1:
-        outcomes = tuple(o for o in outcomes if (o == "U") != present)
-    return LEAF_STATUS[outcomes[0]] if len(outcomes) == 1 else "not_needed"
 
 
 def _fill(text: str, fact: Fact) -> str:

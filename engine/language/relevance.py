@@ -1,0 +1,105 @@
+"""Which tests of a judgement mattered on one fact, whatever order the compiler chose.
+
+Each test of a rule has an outcome on a fact: true, false or unknown (``outcome``). A set
+of tests, held at their outcomes, *decides* the judgement when every decision path that
+agrees with them proves the same status: the paths cover every combination of outcomes
+(tests being independent, except that the tests of one field share its presence), so
+the status no longer depends on what the other tests say. A test is *needed* when it
+belongs to some minimal deciding set, and ``not_needed`` otherwise. Every test of a
+minimal set is needed alike, so "at least 3 of 4" met by four normal values shows all four
+as met, and which test the expansion happened to fix first changes nothing.
+
+The decision itself is the engine's: the path that fired. The outcomes read here must
+select that very path (``Relevance.explain`` says which path they select, and the caller
+checks): Python only explains, and a disagreement is an error, never a second opinion.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from itertools import combinations
+from typing import Any
+
+from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, leaf_key, list_key
+from jdm_cds.language.rule_types import Compare, Contains, Is, Leaf, Status
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+    "eq": operator.eq, "neq": operator.ne,
+}
+# Past this many distinct outcome vectors of one rule the cache starts again (a rule has
+# at most 3^tests of them; a cohort meets few).
+_CACHE_SIZE = 4096
+
+
+def outcome(leaf: Leaf, fact: Mapping[str, Any]) -> Outcome:
+    """The outcome of one test on a fact, as the compiled paths test it."""
+    if isinstance(leaf, Contains):
+        return "T" if fact.get(list_key(leaf.field, leaf.item)) else "F"
+    value = fact.get(leaf.field)
+    if value is None:
+        return "U"
+    if isinstance(leaf, Is):
+        if value == leaf.status:
+            return "T"
+        return "U" if value == "indeterminate" else "F"
+    assert isinstance(leaf, Compare)
+    return "T" if _COMPARE[leaf.op](value, leaf.value) else "F"
+
+
+class Relevance:
+    """The decision paths of one judgement, as bit masks over its tests (in ``leaves`` order)."""
+
+    def __init__(self, compiled: CompiledRule) -> None:
+        self.leaves = compiled.leaves
+        keys = [leaf_key(leaf) for leaf in self.leaves]
+        # For each status path: its index, its status, and per outcome the tests it admits
+        # with that outcome (a test the path does not fix admits every outcome).
+        self._paths: list[tuple[int, Status, dict[Outcome, int]]] = []
+        for index, (result, path) in enumerate(compiled.paths):
+            if result.startswith("reason:"):
+                continue
+            steps = dict(path)
+            admits = {o: sum(1 << i for i, key in enumerate(keys)
+                             if o in steps.get(key, OUTCOMES)) for o in OUTCOMES}
+            self._paths.append((index, result, admits))  # type: ignore[arg-type]
+        self._cache: dict[tuple[Outcome, ...], tuple[int | None, int]] = {}
+
+    def outcomes(self, fact: Mapping[str, Any]) -> tuple[Outcome, ...]:
+        return tuple(outcome(leaf, fact) for leaf in self.leaves)
+
+    def explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
+        """The path these outcomes select (None: no single one), and the needed tests' mask."""
+        found = self._cache.get(outcomes)
+        if found is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            found = self._cache[outcomes] = self._explain(outcomes)
+        return found
+
+    def _explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
+        count = len(outcomes)
+        full = (1 << count) - 1
+        having = {o: sum(1 << i for i, got in enumerate(outcomes) if got == o) for o in OUTCOMES}
+        # The tests on which each path agrees with these outcomes.
+        agree = [(index, status, (admits["T"] & having["T"]) | (admits["F"] & having["F"])
+                  | (admits["U"] & having["U"])) for index, status, admits in self._paths]
+        selected = [(index, status) for index, status, mask in agree if mask == full]
+        if len(selected) != 1:
+            return None, 0
+        index, status = selected[0]
+        # A set of tests decides when it disagrees with every path of another status.
+        rivals = [full & ~mask for _, other, mask in agree if other != status]
+        minimal: list[int] = []
+        for size in range(count + 1):
+            for chosen in combinations(range(count), size):
+                tests = sum(1 << i for i in chosen)
+                if any(found & tests == found for found in minimal):
+                    continue  # holds a smaller deciding set: not minimal
+                if all(tests & rival for rival in rivals):
+                    minimal.append(tests)
+        needed = 0
+        for tests in minimal:
+            needed |= tests
+        return index, needed
