@@ -24,7 +24,6 @@ Each pitfall of durable_rules 2.0.28 is handled here, in one place:
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -41,7 +40,6 @@ from jdm_cds.language.compiler import RULESET, RuleBase
 # Results of the core's assert calls, as durable/engine.py (Ruleset._handle_result) reads
 # them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.
 _NOT_HANDLED, _OBSERVED, _NO_STATE = 1, 2, 3
-_VISIT = re.compile(r'"visit": ?(-?[0-9]+)[,}]')
 
 
 def to_json(value: Any) -> str:
@@ -116,7 +114,12 @@ class Runtime:
 
     def __init__(self, rulebase: RuleBase) -> None:
         self.rulebase = rulebase
-        definitions, self._actions = rulebase.durable_ruleset()
+        definitions, actions = rulebase.durable_ruleset()
+        # Each durable rule: what it records, and whether its facts are visit facts (whose
+        # index the fact's reserved key "visit" holds; the patient fact has none).
+        self._actions = {name: None if action is None else
+                         (action, rulebase.rules[action[0]].rule.scope == "visit")
+                         for name, action in actions.items()}
         self._handle = core.create_ruleset(RULESET, to_json(definitions))
         self._live: dict[str, Outcomes] = {}
         self._idle: list[str] = []  # sessions emptied by their last evaluation
@@ -132,15 +135,16 @@ class Runtime:
         started = core.start_action_for_state(self._handle, state)
         message = started[1] if started else None
         while message:
-            # The core writes {"<rule name>":{"m":<fact>}}. Decoding the whole fact for its
-            # rule name and visit index would cost more than everything else here; our
-            # facts carry "visit" (an int) on visit facts only, and names have no quotes.
+            # The core writes {"<rule name>":{"m":<fact>}}; rule names hold no quote (rule
+            # ids are plain characters, the loader checks). Only a visit fact is decoded,
+            # for its index, read from its key and not from the text.
             name = message[2:message.index('"', 2)]
-            action = self._actions[name]
-            if action is not None:
-                visit = _VISIT.search(message)
+            recorded = self._actions[name]
+            if recorded is not None:
+                action, per_visit = recorded
                 try:
-                    self._record(sid, *action, int(visit.group(1)) if visit else None)
+                    visit = orjson.loads(message)[name]["m"]["visit"] if per_visit else None
+                    self._record(sid, *action, visit)
                 except Exception as error:
                     core.abandon_action(self._handle, state)
                     raise RuleExecutionError(f"rule {name} failed: {error}") from error

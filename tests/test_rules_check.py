@@ -65,7 +65,7 @@ def test_each_problem_is_reported_at_its_line(name: str) -> None:
 
     result = check(path)
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     found = diagnostics(result.stdout)
     assert [(f, line, code) for f, line, code, _ in found] == [
         (str(path), line, code) for line, code, _ in EXPECTED[name]]
@@ -88,7 +88,7 @@ def test_duplicate_id_across_two_files() -> None:
     together = check(first, second)
 
     assert [r.exit_code for r in alone] == [0, 0]
-    assert together.exit_code == 1
+    assert together.exit_code == 2
     [(file, line, code, message)] = diagnostics(together.stdout)
     assert (file, line, code) == (str(second), 13, "duplicate-id")
     assert f"already defined at {first}:8" in message
@@ -97,7 +97,7 @@ def test_duplicate_id_across_two_files() -> None:
 def test_broken_and_clean_files_in_one_run() -> None:
     result = check(*core_pack_paths(), BAD / "missing_citation.yaml", BAD / "bad_operator.yaml")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert {Path(file).name for file, *_ in diagnostics(result.stdout)} == {
         "missing_citation.yaml", "bad_operator.yaml"}
 
@@ -122,7 +122,76 @@ def test_missing_file_is_an_error_not_a_traceback(tmp_path: Path) -> None:
 
     result = check(path)
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert diagnostics(result.stdout) == [
         (str(path), 1, "unreadable", "cannot read rule file: No such file or directory")]
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+PLUGIN_PACKS = sorted((Path(__file__).parent.parent / "plugins").glob("*/rules.yaml"))
+
+
+@pytest.mark.parametrize("path", [*core_pack_paths(), *PLUGIN_PACKS], ids=lambda p: p.parent.name
+                         + "/" + p.name)
+def test_each_shipped_pack_checks_clean_by_itself(path: Path) -> None:
+    # Checked with the installed packs it depends on: 'score' and 'jak_active' are
+    # declared by other packs.
+    result = check(path)
+
+    assert result.exit_code == 0, result.output
+    assert ": 0 error(s), 0 warning(s)" in result.stdout
+
+
+def test_every_shipped_pack_checks_clean_together() -> None:
+    result = check(*core_pack_paths(), *PLUGIN_PACKS)
+
+    assert result.exit_code == 0, result.output
+    assert ": 0 error(s), 0 warning(s)" in result.stdout
+
+
+def test_alone_checks_a_pack_without_the_packs_it_depends_on() -> None:
+    result = CliRunner().invoke(app, ["rules", "check", "--alone",
+                                      str(core_pack_paths()[0].parent / "withdrawal.yaml")])
+
+    assert result.exit_code == 2
+    assert "'score' is not a patient field" in result.stdout
+
+
+def test_the_packs_are_listed_with_their_versions() -> None:
+    result = check()
+
+    for name in ("cid", "cid_window", "response", "safety", "withdrawal"):
+        assert re.search(rf"^pack {name} \d+\.\d+\.\d+ \(core\): ", result.stdout, re.M)
+    assert re.search(r"^pack anti_mda5 \S+ \(plugin anti_mda5\): ", result.stdout, re.M)
+
+
+def test_an_edited_copy_replaces_the_installed_pack(tmp_path: Path) -> None:
+    copy = tmp_path / "cid.yaml"
+    copy.write_text((core_pack_paths()[0].parent / "cid.yaml").read_text()
+                    .replace("lte: 150}", "lte: 1.5e2}"))
+
+    result = check(copy)
+
+    assert result.exit_code == 0, result.output  # no duplicate ids with the installed cid
+
+
+def test_a_missing_core_pack_stops_check_and_evaluate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdm_cds import defaults
+    from jdm_cds.language import rulebase
+
+    for path in core_pack_paths():
+        if path.stem != "withdrawal":
+            (tmp_path / path.name).write_text(path.read_text())
+    monkeypatch.setattr(rulebase, "RULES_DIR", tmp_path)
+    defaults._evaluator.cache_clear()
+    example = Path(__file__).parent.parent / "examples" / "patient-mda5.yaml"
+    try:
+        checked = check()
+        evaluated = CliRunner().invoke(app, ["evaluate", str(example)])
+    finally:
+        defaults._evaluator.cache_clear()
+
+    for result in (checked, evaluated):
+        assert result.exit_code == 2
+        assert "core rule pack 'withdrawal' is missing" in result.output

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import typer
 from rich.table import Table
 
-from jdm_cds.cli.common import DisablePlugin, load_plugins, stdout
+from jdm_cds.cli.common import DisablePlugin, load_plugins, stderr, stdout
+from jdm_cds.language.diagnostics import RuleLoadError
+from jdm_cds.language.rulebase import core_pack_paths, read_packs
 
 
 def plugins_list(disable_plugin: DisablePlugin = None) -> None:
     """Show each installed plugin: its package and version, rule packs and hooks."""
     plugins = load_plugins(disable_plugin)
+    try:
+        core, _ = read_packs((path, None) for path in core_pack_paths())
+    except RuleLoadError as error:  # a core pack is missing: the installation is broken
+        for diagnostic in error.diagnostics:
+            stderr.print(str(diagnostic), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    stdout.print("core packs: " + ", ".join(f"{pack.id} {pack.version}" for pack in core),
+                 markup=False, highlight=False)
     table = Table(show_lines=True, expand=False)
     for column in ("plugin", "package", "version", "rule packs", "hooks"):
         table.add_column(column, overflow="fold")

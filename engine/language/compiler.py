@@ -41,6 +41,9 @@ from jdm_cds.language.rule_types import (
 )
 
 RULESET = "jdm_cds"
+# Fact keys the engine and the runtime use: no derived value may take one of these names
+# (durable_rules keys a fact by "sid" and "id"; the runtime by "kind" and "visit").
+RESERVED_KEYS = frozenset({"kind", "visit", "judged", "sid", "id"})
 # A rule whose expansion needs more paths than this would slow every evaluation; the
 # validator reports it so that the author splits it into named rules.
 MAX_PATHS = 400
@@ -359,7 +362,7 @@ class RuleBase:
         The rest of a fact (values only derived values or reports read) stays out of the
         engine: durable_rules encodes the whole fact into every firing it reports.
         """
-        keys = {"kind", "visit", "judged"}
+        keys = {"kind", "visit", "judged"}  # of RESERVED_KEYS, those facts carry
         for rule_id, compiled in self.rules.items():
             if compiled.rule.scope == scope:
                 keys.update(list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)

@@ -1,6 +1,8 @@
 """Read rule-pack YAML into the typed model, keeping line numbers for every problem.
 
-Only ``yaml.SafeLoader`` is used: loading a rule file never executes code. Structural
+Rule packs are read in the project's YAML dialect (``model/yaml12``: the YAML 1.2 core
+schema, safe, with bounded aliases and nesting, libyaml where present): loading a rule
+file never executes code, and a duplicate key is an error at its line. Structural
 problems (unknown keys, wrong types, bad operators) are collected, not raised one at a
 time; cross-reference checks live in ``validators``.
 """
@@ -8,12 +10,15 @@ time; cross-reference checks live in ``validators``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from jdm_cds.language.compiler import RESERVED_KEYS
 from jdm_cds.language.diagnostics import Diagnostic, Severity
 from jdm_cds.language.rule_types import (
     COMPARISONS,
@@ -40,6 +45,10 @@ from jdm_cds.language.rule_types import (
     RuleRef,
     Scope,
 )
+from jdm_cds.model import yaml12
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 
 _T = TypeVar("_T")
 # Integers beyond this are not all exact as doubles, which is how the engine compares.
@@ -49,6 +58,7 @@ _LARGEST_INTEGER = 2**53
 class _MarkedDict(dict[str, Any]):
     line: int
     key_lines: dict[str, int]
+    raw: dict[str, str]  # each scalar value as written (a version 1.10 stays "1.10")
 
 
 class _MarkedList(list[Any]):
@@ -56,30 +66,60 @@ class _MarkedList(list[Any]):
     item_lines: list[int]
 
 
-class _MarkingLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping, key and list item."""
+class _Marking(yaml12.Constructor12):
+    """The YAML dialect, remembering the line of every mapping, key and list item, and
+    collecting every duplicate key (all of them are reported, not just the first)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = _MarkedDict(super().construct_mapping(node, deep=True))  # type: ignore[arg-type]
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)  # type: ignore[call-arg]  # the loader's own __init__
+        # (key, line, line of its first occurrence)
+        self.duplicates: list[tuple[str, int, int]] = []
+
+    def get_single_data(self) -> Any:
+        return super().get_single_data(), self.duplicates
+
+    def construct_map(self, node: Node) -> Any:
+        assert isinstance(node, MappingNode)
+        # Keys are text in a rule pack; another key is refused by name where it is read.
+        mapping = _MarkedDict(cast(dict[str, Any], self.construct_mapping(node, deep=True)))
         mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {
-            str(key.value): key.start_mark.line + 1 for key, _ in node.value
-        }
+        mapping.key_lines = {}
+        for key, _ in node.value:
+            mapping.key_lines.setdefault(str(key.value), key.start_mark.line + 1)
+        mapping.raw = {str(key.value): value.value for key, value in node.value
+                       if isinstance(value, ScalarNode)}
         return mapping
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> list[Any]:
-        items = _MarkedList(super().construct_sequence(node, deep=True))
+    def construct_seq(self, node: Node) -> Any:
+        assert isinstance(node, SequenceNode)
+        items = _MarkedList(self.construct_sequence(node, deep=True))
         items.line = node.start_mark.line + 1
         items.item_lines = [child.start_mark.line + 1 for child in node.value]
         return items
 
+    def duplicate_key(self, key: Hashable, key_node: Node, node: MappingNode) -> None:
+        first = next(k for k, _ in node.value if k.value == key_node.value)
+        self.duplicates.append((str(key), key_node.start_mark.line + 1,
+                                first.start_mark.line + 1))
 
-_MarkingLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _MarkingLoader.construct_mapping
-)
-_MarkingLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _MarkingLoader.construct_sequence
-)
+
+_Marking.add_constructor(_MAP, _Marking.construct_map)  # type: ignore[type-var]
+_Marking.add_constructor(_SEQ, _Marking.construct_seq)  # type: ignore[type-var]
+_FAST: type = type("_MarkingFast", (_Marking, yaml12.Loader12), {})
+_SLOW: type = type("_MarkingSlow", (_Marking, yaml12.PyLoader12), {})
+
+
+def _load_marked(text: str) -> tuple[Any, list[tuple[str, int, int]]]:
+    """The document, and every duplicate key found in it."""
+    data, duplicates = yaml12.load(text, _FAST, _SLOW)
+    return data, duplicates
+
+
+# Rule ids reach the engine's fact keys and rule names: plain characters only.
+RULE_ID = re.compile(r"[a-z0-9_.-]+")
+# Derived values become fact keys and message placeholders.
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 
 PACK_KEYS = {"pack", "derived", "criteria", "rules"}
 HEADER_KEYS = {"id", "version", "title", "status", "references", "assumptions"}
@@ -134,8 +174,10 @@ class _Reader:
             if required:
                 self.error(data.line, "missing-field", f"{what} needs '{key}'")
             return None
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return str(value)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return data.raw.get(key, str(value))  # as written: version 1.10 is not 1.1
         self.error(data.key_lines.get(key, data.line), "type",
                    f"'{key}' of {what} must be text (got {_describe(value)})")
         return None
@@ -333,6 +375,12 @@ class _Reader:
         data = self.mapping(value, line, f"derived value '{name}'")
         if data is None:
             return None
+        if not NAME.fullmatch(name) or name in RESERVED_KEYS:
+            why = (f"is a name the engine uses ({', '.join(sorted(RESERVED_KEYS))})"
+                   if name in RESERVED_KEYS else "may hold only letters, digits and '_', "
+                   "and not start with a digit")
+            self.error(line, "bad-name", f"derived value '{name}' {why}")
+            return None
         kind = self.text(data, "kind", f"derived value '{name}'")
         title = self.text(data, "title", f"derived value '{name}'")
         scope = self.choice(data, "scope", get_args(Scope), "patient", f"derived value '{name}'")
@@ -342,7 +390,9 @@ class _Reader:
         return Derived(name, scope, kind, params, title, self.mark(line))  # type: ignore[arg-type]
 
     def rules(self, data: _MarkedDict) -> tuple[Rule, ...]:
-        items = data.get("rules", [])
+        if "rules" not in data:
+            return ()  # a pack of derived values or criteria for others
+        items = data["rules"]
         if not isinstance(items, _MarkedList):
             self.error(data.key_lines.get("rules", data.line), "type", "'rules' must be a list")
             return ()
@@ -362,6 +412,10 @@ class _Reader:
         if data is None:
             return None
         rule_id = self.text(data, "id", "a rule") or f"<rule at line {line}>"
+        if "id" in data and not RULE_ID.fullmatch(rule_id):
+            self.error(data.key_lines.get("id", line), "bad-name",
+                       f"rule id {rule_id!r} may hold only a-z, 0-9, '_', '.' and '-'")
+            return None
         what = f"rule '{rule_id}'"
         self.keys(data, RULE_KEYS, what)
         title = self.text(data, "title", what)
@@ -442,12 +496,19 @@ def read_pack(path: str | Path) -> tuple[RulePack | None, list[Diagnostic]]:
         reader.error(1, "unreadable", f"cannot read rule file: {error.strerror}")
         return None, reader.diagnostics
     try:
-        raw = yaml.load(text, Loader=_MarkingLoader)
+        raw, duplicates = _load_marked(text)
+    except yaml12.YamlLimitError as error:
+        mark = error.problem_mark
+        reader.error(mark.line + 1 if mark else 1, "yaml-limit", f"{error.problem}: refused")
+        return None, reader.diagnostics
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         reader.error(line, "yaml-syntax", f"YAML syntax error: {getattr(error, 'problem', error)}")
         return None, reader.diagnostics
+    for key, line, first in duplicates:
+        reader.error(line, "duplicate-key", f"key '{key}' is given twice in one mapping "
+                     f"(first at line {first}): which one was meant is unknown")
     if raw is None:
         reader.error(1, "empty", "rule file is empty")
         return None, reader.diagnostics

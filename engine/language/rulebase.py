@@ -10,7 +10,7 @@ from pathlib import Path
 from jdm_cds.language.compiler import RuleBase, compile_packs
 from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
 from jdm_cds.language.loader import read_pack
-from jdm_cds.language.rule_types import RulePack
+from jdm_cds.language.rule_types import Mark, RulePack
 from jdm_cds.language.validators import check_packs
 
 # A pack to load, and the plugin that contributes it (None for the core packs).
@@ -21,36 +21,74 @@ Source = tuple[Path, str | None]
 # read through importlib.resources, so that an installed wheel finds them wherever it is.
 RULES_DIR = Path(str(resources.files("jdm_cds.rules")))
 
+# The packs every installation must have (file names in jdm_cds.rules, without .yaml).
+# Without one of them the engine would judge without those rules and say nothing: it
+# refuses to start instead. Another pack added to rules/ is loaded too.
+CORE_PACKS = ("cid", "cid_window", "response", "safety", "withdrawal")
+
 
 def core_pack_paths() -> list[Path]:
-    """The core packs: every ``*.yaml`` in ``jdm_cds.rules``."""
+    """The core packs: every ``*.yaml`` in ``jdm_cds.rules``.
+
+    Raises ``RuleLoadError`` naming each expected pack that is missing.
+    """
+    missing = [name for name in CORE_PACKS if not (RULES_DIR / f"{name}.yaml").is_file()]
+    if missing:
+        raise RuleLoadError([
+            Diagnostic(Severity.ERROR, "missing-core-pack", f"core rule pack '{name}' is "
+                       "missing from this installation: nothing can be judged safely without "
+                       "it (reinstall jdm-cds)", Mark(str(RULES_DIR / f"{name}.yaml"), 1))
+            for name in missing])
     return sorted(RULES_DIR.glob("*.yaml"))
 
 
-def read_packs(sources: Iterable[Source]) -> tuple[list[RulePack], list[Diagnostic]]:
-    """Parse every pack and validate them together; returns the packs free of errors.
-
-    Packs with structural errors are still cross-checked (so that one run reports every
-    problem), but never returned for compiling.
-    """
+def _parse(sources: Iterable[Source]) -> tuple[list[tuple[RulePack, bool]], list[Diagnostic]]:
+    """Each pack, whether it parsed free of errors, and the problems of every file."""
     parsed: list[tuple[RulePack, bool]] = []
     diagnostics: list[Diagnostic] = []
-    owners: dict[str, str] = {}
     for path, plugin in sources:
         pack, found = read_pack(path)
-        if plugin is not None:
-            owners[str(path)] = plugin
         diagnostics += found
         if pack is not None:
             clean = not any(d.severity is Severity.ERROR for d in found)
             parsed.append((replace(pack, plugin=plugin), clean))
-    diagnostics += check_packs([pack for pack, _ in parsed])
+    return parsed, diagnostics
+
+
+def read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
+               ) -> tuple[list[RulePack], list[Diagnostic]]:
+    """Parse every pack and validate them together; returns the packs free of errors.
+
+    Packs with structural errors are still cross-checked (so that one run reports every
+    problem), but never returned for compiling. ``context``: packs the ``sources`` may
+    depend on (the installed ones), validated with them but not returned; a context pack
+    is left out when a source is the same file or has the same pack id (it replaces it).
+    """
+    sources = list(sources)
+    given = {path.resolve(): plugin for path, plugin in sources}
+    context = list(context)
+    # A file given that is an installed plugin's pack is checked as that plugin's.
+    sources = [(path, plugin or _plugin_of(path, context)) for path, plugin in sources]
+    parsed, diagnostics = _parse(sources)
+    ids = {pack.id for pack, _ in parsed}
+    around, found = _parse((path, plugin) for path, plugin in context
+                           if path.resolve() not in given)
+    replaced = {pack.file for pack, _ in around if pack.id in ids}
+    around = [(pack, clean) for pack, clean in around if pack.file not in replaced]
+    diagnostics += [d for d in found if d.mark.file not in replaced]
+    diagnostics += check_packs([pack for pack, _ in parsed + around])
     # Name the plugin on every problem in its files, so that the user knows which to fix
     # or disable.
+    owners = {str(path): plugin for path, plugin in [*sources, *context] if plugin is not None}
     diagnostics = [replace(d, message=f"{d.message} (plugin '{owners[d.mark.file]}')")
                    if d.mark.file in owners else d for d in diagnostics]
     diagnostics.sort(key=lambda d: (d.mark.file, d.mark.line, d.code))
     return [pack for pack, clean in parsed if clean], diagnostics
+
+
+def _plugin_of(path: Path, installed: list[Source]) -> str | None:
+    return next((plugin for other, plugin in installed
+                 if plugin is not None and other.resolve() == path.resolve()), None)
 
 
 def load_rulebase(sources: Iterable[Source]) -> RuleBase:

@@ -36,6 +36,7 @@ from jdm_cds.language.rule_types import (
 from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES
 
+MAX_DAYS = 36_525
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -307,8 +308,10 @@ def _param_problem(what: str, value: Any, schema: Schema) -> str | None:
                       f"{', '.join(sorted(treatments))}"),
         "role": (name in VISIT_ROLES, f"must be one of {', '.join(VISIT_ROLES)}"),
         "event": (name in ADVERSE_EVENTS, f"must be one of {', '.join(sorted(ADVERSE_EVENTS))}"),
-        "days": (isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-                 "must be a whole number of days"),
+        # At most 100 years: patient dates end in 2999 and a window must stay a date.
+        "days": (isinstance(value, int) and not isinstance(value, bool)
+                 and 0 <= value <= MAX_DAYS, f"must be a whole number of days from 0 to "
+                 f"{MAX_DAYS:,}"),
         "status": (name in STATUSES, f"must be one of {', '.join(STATUSES)}"),
         "domains": (_domains_ok(value, schema), "must be a list of {name, measures, edges, "
                     "points} with ascending edges, one more point value than edges and known "
@@ -376,9 +379,12 @@ class DerivedNames(Validator):
         seen: dict[str, Derived] = {}
         for pack in packs:
             for item in pack.derived:
-                if item.name in BASE_FIELDS[item.scope]:
+                # Either scope: a name that reads as a patient-file field misleads the reader.
+                scope = next((scope for scope, names in BASE_FIELDS.items()
+                              if item.name in names), None)
+                if scope is not None:
                     out.append(self.found(item.mark, f"derived value '{item.name}' has the name "
-                                          f"of a {item.scope} field of the patient file"))
+                                          f"of a {scope} field of the patient file"))
                 first = seen.setdefault(item.name, item)
                 if (first.kind, first.scope, first.params) != (item.kind, item.scope,
                                                                item.params):

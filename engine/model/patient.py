@@ -60,10 +60,38 @@ def _iso_date(value: object) -> object:
     return value
 
 
-_IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(strict=True)]
-_Antibody = Annotated[str, AfterValidator(canonical_antibody)]
-_Drug = Annotated[str, _member_of(DRUGS, "drug")]
-_AdverseEvent = Annotated[str, _member_of(ADVERSE_EVENTS, "adverse event")]
+# Dates the engine computes with: rule packs add at most 100 years to a date (checked
+# when packs load), so every window of every pack stays within what a date can hold.
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2999, 12, 31)
+
+
+def _within_range(value: dt.date) -> dt.date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"date {value.isoformat()} is outside the range the engine computes "
+                         f"with ({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})")
+    return value
+
+
+_IsoDate = Annotated[
+    dt.date, BeforeValidator(_iso_date), Field(strict=True), AfterValidator(_within_range)
+]
+
+# The antibody names and aliases as they are usually written, for editors that complete
+# from the JSON Schema; any case and separators are accepted too (see canonical_antibody).
+ANTIBODY_SPELLINGS = (
+    *sorted(ANTIBODIES),
+    "MDA5", "anti-CADM-140", "CADM-140", "NXP2", "anti-MJ", "MJ", "TIF1g",
+    "anti-TIF1\N{GREEK SMALL LETTER GAMMA}", "TIF1\N{GREEK SMALL LETTER GAMMA}", "TIF1-gamma",
+    "anti-TIF1-gamma", "anti-p155/140", "anti-p155", "Mi-2", "anti-Mi2", "SAE", "anti-SAE1",
+    "SRP", "HMGCR", "MSA-negative", "none",
+)
+_Antibody = Annotated[str, AfterValidator(canonical_antibody),
+                      Field(json_schema_extra={"enum": list(ANTIBODY_SPELLINGS)})]
+_Drug = Annotated[str, _member_of(DRUGS, "drug"),
+                  Field(json_schema_extra={"enum": sorted(DRUGS)})]
+_AdverseEvent = Annotated[str, _member_of(ADVERSE_EVENTS, "adverse event"),
+                          Field(json_schema_extra={"enum": sorted(ADVERSE_EVENTS)})]
 
 
 def _measure(

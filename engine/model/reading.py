@@ -3,19 +3,24 @@
 Every failure is a ``PatientFileError`` naming the file, the field and what is allowed.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import json
 import os
 import re
-from collections.abc import Hashable, Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import orjson
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from jdm_cds.model import yaml12
 from jdm_cds.model.patient import Patient, Treatment, Visit
 from jdm_cds.model.vocabulary import listing
 
@@ -162,49 +167,6 @@ def validate_patient(data: object, path: str) -> Patient:
         raise PatientFileError(path, validation_problems(exc)) from None
 
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _PatientYamlLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and keeps impossible dates as text.
-
-    Plain PyYAML keeps the last of two equal keys without a word, and fails on
-    an unquoted 2020-13-01 with a bare ValueError that names neither line nor
-    field; as text, the date is reported against its field by validation.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[Hashable] = set()
-        for key_node, _ in node.value:
-            # Keys from a merge (<<) may legitimately be overridden; unhashable keys
-            # are reported by the base class.
-            if key_node.tag == _MERGE_TAG:
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, Hashable):
-                continue
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"duplicate key {key!r}",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
-
-
-_PatientYamlLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp", _PatientYamlLoader.construct_yaml_timestamp
-)
-
-
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     mapping: dict[str, Any] = {}
     for key, value in pairs:
@@ -214,14 +176,67 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
+# A JSON string, to count the colons outside strings: one per object member.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _members(data: object) -> int:
+    """Object members in parsed JSON (a mapping's keys, at every depth)."""
+    count = 0
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def parse_json(text: str) -> object:
+    """JSON text as the standard library reads it, duplicate keys refused; via orjson.
+
+    orjson is several times faster but keeps the last of two equal keys: when it read
+    fewer members than the text has colons outside strings, or when it refuses what the
+    standard library accepts (NaN, integers beyond 64 bits), the standard parser reads
+    the text again and gives its own result or error.
+    """
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = None
+    else:
+        if _members(data) == _JSON_STRING.sub("", text).count(":"):
+            return data
+    return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one patient file may hold; past a limit the file is an input error."""
+
+    max_bytes: int = 5_000_000
+    max_visits: int = 2_000
+
+    @classmethod
+    def of(cls, max_file_mb: float | None = None, max_visits: int | None = None) -> ReadLimits:
+        """Limits from command-line settings (megabytes of 1,000,000 bytes)."""
+        default = cls()
+        return cls(default.max_bytes if max_file_mb is None else int(max_file_mb * 1_000_000),
+                   default.max_visits if max_visits is None else max_visits)
+
+
+DEFAULT_LIMITS = ReadLimits()
+
 _FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
 
 def _parse(text: str, fmt: str, path: str) -> object:
     try:
         if fmt == "yaml":
-            return yaml.load(text, Loader=_PatientYamlLoader)  # a SafeLoader subclass
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+            return yaml12.load(text)  # YAML 1.2 core schema, bounded, no tags beyond it
+        return parse_json(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -230,13 +245,61 @@ def _parse(text: str, fmt: str, path: str) -> object:
         raise _file_error(
             path, f"json syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except MemoryError:
+        raise _file_error(path, "not enough memory to read this file") from None
     except Exception as exc:
         # Both parsers raise assorted other errors on odd input (`!!int x`, deep nesting).
         detail = _clip(" ".join(str(exc).split()), 200)  # one line per problem, always
         raise _file_error(path, f"cannot parse {fmt}: {detail}") from None
 
 
-def load_patient(path: str | os.PathLike[str]) -> Patient:
+def _too_large(path: str, size: int, limits: ReadLimits) -> PatientFileError:
+    return _file_error(path, f"file is {size:,} bytes, more than the limit of "
+                       f"{limits.max_bytes:,} (--max-file-mb)")
+
+
+def _read_bytes(name: str, limits: ReadLimits) -> bytes:
+    """The file's bytes, if it is a regular file within the size limit.
+
+    Opened without blocking, so that a FIFO is refused instead of waiting for a writer;
+    a device (``/dev/zero``) or a folder is refused before anything is read.
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise _file_error(name, f"cannot read file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _file_error(name, "not a regular file (folders, FIFOs, devices and "
+                                  "sockets are not read)")
+            if info.st_size > limits.max_bytes:
+                raise _too_large(name, info.st_size, limits)
+            data = file.read(limits.max_bytes + 1)  # it may have grown since
+        except OSError as exc:
+            raise _file_error(name, f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limits.max_bytes:
+        raise _too_large(name, len(data), limits)
+    return data
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8-sig")  # -sig: editors on Windows add a BOM
+    except UnicodeDecodeError:
+        raise _file_error(path, "file is not UTF-8 text") from None
+
+
+def _check_visits(data: object, path: str, limits: ReadLimits) -> None:
+    visits = data.get("visits") if isinstance(data, dict) else None
+    if isinstance(visits, list) and len(visits) > limits.max_visits:
+        raise PatientFileError(path, [Problem("visits", f"{len(visits):,} visits, more than "
+                                              f"the limit of {limits.max_visits:,} "
+                                              "(--max-visits)")])
+
+
+def load_patient(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS) -> Patient:
     """Read, parse and validate one patient file; every failure is a PatientFileError."""
     name = os.fspath(path)
     fmt = _FORMATS.get(Path(name).suffix.lower())
@@ -244,15 +307,67 @@ def load_patient(path: str | os.PathLike[str]) -> Patient:
         raise _file_error(name, "cannot read file: No such file or directory")
     if fmt is None:
         raise _file_error(name, "unsupported file type (expected .yaml, .yml or .json)")
-    try:
-        text = Path(name).read_text(encoding="utf-8-sig")  # -sig: editors on Windows add a BOM
-    except OSError as exc:
-        raise _file_error(name, f"cannot read file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise _file_error(name, "file is not UTF-8 text") from None
+    text = _decode(_read_bytes(name, limits), name)
     if not text.strip():
         raise _file_error(name, "file is empty")
-    return validate_patient(_parse(text, fmt, name), name)
+    data = _parse(text, fmt, name)
+    _check_visits(data, name, limits)
+    return validate_patient(data, name)
+
+
+def iter_jsonl(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS
+               ) -> Iterator[tuple[str, Patient | PatientFileError]]:
+    """The patients of a JSON Lines file, one JSON object a line, as they are read.
+
+    Yields ``(label, patient or error)`` with the label ``file:line``: a line that fails
+    costs that patient only, and its error names the line. Blank lines are skipped. The
+    file as a whole must be a regular file; each line is held to the size and visit
+    limits of a patient file.
+    """
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        yield name, _file_error(name, f"cannot read file: {exc.strerror or exc}")
+        return
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            yield name, _file_error(name, "not a regular file (folders, FIFOs, devices and "
+                                    "sockets are not read)")
+            return
+        for number, line in enumerate(_lines(file, limits.max_bytes), start=1):
+            label = f"{name}:{number}"
+            if line is None:
+                yield label, _file_error(label, f"line is more than the limit of "
+                                         f"{limits.max_bytes:,} bytes (--max-file-mb)")
+                continue
+            if not line.strip():
+                continue
+            try:
+                text = _decode(line[3:] if number == 1 and line.startswith(b"\xef\xbb\xbf")
+                               else line, label)
+                data = _parse(text, "json", label)
+                _check_visits(data, label, limits)
+                yield label, validate_patient(data, label)
+            except PatientFileError as error:
+                yield label, error
+            except OSError as exc:  # pragma: no cover - a disk failing mid-file
+                yield label, _file_error(label, f"cannot read file: {exc.strerror or exc}")
+                return
+
+
+def _lines(file: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """Each line of ``file``; ``None`` for a line longer than ``limit`` (then skipped)."""
+    while True:
+        line = file.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the long line
+                line = file.readline(limit + 1)
+            yield None
+            continue
+        yield line
 
 
 def iter_patient_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
