@@ -75,8 +75,10 @@ def results(inputs: Inputs, task: Task, jobs: int | None, scheduler: str | None,
     cores = parallel.default_jobs()
     try:
         if scheduler is not None:
-            raise StartupFailure(["--scheduler is not available yet"])
-        if jobs == 1 or (jobs is None and (cores == 1 or (
+            from jdm_cds.cohort.cluster import dask_results
+
+            stream = dask_results(inputs, task, scheduler, jobs or cores)
+        elif jobs == 1 or (jobs is None and (cores == 1 or (
                 inputs.total is not None and inputs.total < parallel.POOL_FROM))):
             stream = parallel.in_process(inputs, task, evaluators())
         else:

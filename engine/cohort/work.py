@@ -8,6 +8,7 @@ of one patient, at any stage, becomes that patient's error result: the others go
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,15 +72,18 @@ class StartupFailure(Exception):
 
 # --- the engine of this process ---------------------------------------------------------
 
-_ENGINES: dict[EngineSpec, Evaluator] = {}
+# An evaluator serves the thread that built it: one per thread (a Dask worker may run
+# several threads), which is one per process with the pool and threads_per_worker=1.
+_engines = threading.local()
 
 
 def evaluator_of(spec: EngineSpec) -> Evaluator:
-    """This process's evaluator for ``spec``, built on first use; ``StartupFailure`` when a
+    """This thread's evaluator for ``spec``, built on first use; ``StartupFailure`` when a
     plugin or a rule pack is broken."""
-    found = _ENGINES.get(spec)
+    built: dict[EngineSpec, Evaluator] = _engines.__dict__.setdefault("built", {})
+    found = built.get(spec)
     if found is None:
-        found = _ENGINES[spec] = _build(spec)
+        found = built[spec] = _build(spec)
     return found
 
 
@@ -92,7 +96,9 @@ def _build(spec: EngineSpec) -> Evaluator:
 
     try:
         if spec.rules is None:
-            return default_evaluator(spec.disabled)
+            # The compiled rule base is shared; the runtime is this thread's own.
+            shared = default_evaluator(spec.disabled)
+            return Evaluator(shared.rulebase, shared.guidance)
         plugins = Plugins.load(spec.disabled)
         core = set(core_pack_paths())
         packs = sorted(Path(spec.rules).glob("*.yaml"))
