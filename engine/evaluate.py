@@ -295,6 +295,8 @@ def _fill(text: str, fact: Fact) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "unknown"
+    if isinstance(value, list):
+        return ", ".join(_show(item) for item in value) or "none"
     if isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(".")  # 0.151515 mg/kg/day reads as 0.15
     return str(value)

@@ -79,14 +79,39 @@ Feature: Treatment response: the 2016 ACR/EULAR Total Improvement Score
     And response.acr_eular_2016 states the assumption "(baseline - follow-up) / baseline x 100"
 
   @missing_data
-  Scenario: A domain missing at one visit: indeterminate, with the partial score
+  # The published score needs all six measures. Points are never negative, so the measured
+  # domains give the least the score can be, and the top band of each missing domain the most.
+  Scenario Outline: A domain missing at one visit: bounds, and a decision only when they decide (<status>)
     Given the visits:
       | date   | physician global | parent global | MMT8 | CHAQ | CK (U/L) | extramuscular |
       | day -2 | 10               | 10            | 40   | 3    | 1000     | 10            |
-      | day 90 | 4                | 10            | 42   | -    | 1000     | 10            |
+      | day 90 | <physician>      | 10            | 42   | -    | 1000     | 10            |
     When the patient is evaluated
-    Then response.acr_eular_2016 is indeterminate because "chaq; partial score of the other domains 30"
+    Then response.acr_eular_2016 is <status>
     And response.acr_eular_2016 has score unknown
+    And response.acr_eular_2016 has score_min <min>
+    And response.acr_eular_2016 has score_max <max>
+    And response.acr_eular_2016 has missing_domains ["chaq"]
+    And response.acr_eular_2016 has categories <categories>
+
+    Examples:
+      | physician | status        | min | max | categories            |
+      | 4         | met           | 30  | 40  | ["minimal"]           |
+      | 8         | indeterminate | 25  | 35  | ["none", "minimal"]   |
+      | 9.5       | not met       | 10  | 20  | ["none"]              |
+
+  @missing_data
+  Scenario: Three domains measured, 47.5 points: at least moderate, whatever the others
+    Given the visits:
+      | date   | physician global | MMT8 | CK (U/L) |
+      | day -2 | 10               | 40   | 1000     |
+      | day 90 | 5                | 60   | 1000     |
+    When the patient is evaluated
+    Then response.acr_eular_2016 is met
+    And response.acr_eular_2016 has score_min 47.5
+    And response.acr_eular_2016 has score_max 87.5
+    And response.acr_eular_2016 has category unknown
+    And response.acr_eular_2016 has categories ["moderate", "major"]
 
   @missing_data
   Scenario: No baseline visit before the JAK inhibitor: no score

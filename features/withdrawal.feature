@@ -84,14 +84,35 @@ Feature: Withdrawal of plasma exchange, immunoadsorption and steroids
   Scenario: A dose in mg/day without a weight: indeterminate, and the reason is given
     Given a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0, prednisone (mg/day) 16
     When the patient is evaluated
-    Then withdrawal.steroid_taper is indeterminate because "no weight is recorded there"
-    And withdrawal.steroid_stop is indeterminate because "no weight is recorded there"
+    Then withdrawal.steroid_taper is indeterminate because "no weight is recorded at the visit"
+    And withdrawal.steroid_stop is indeterminate because "no weight is recorded at the visit"
 
   @missing_data @withdrawal.steroid_taper
-  Scenario: No dose recorded at the evaluation visit
+  Scenario: A prednisone course without a dose, and no dose at the evaluation visit
+    Given the patient is treated with prednisone from day -200
+    And a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0
+    When the patient is evaluated
+    Then withdrawal.steroid_taper is indeterminate because "no dose recorded at the visit or on the course"
+
+  @withdrawal.steroid_taper @withdrawal.steroid_stop
+  Scenario: No prednisone course and no dose at the visit: the steroid questions do not arise
     Given a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0
     When the patient is evaluated
-    Then withdrawal.steroid_taper is indeterminate because "no prednisone dose is recorded"
+    Then withdrawal.steroid_taper is not applicable
+    And withdrawal.steroid_stop is not applicable
+    And withdrawal.steroid_taper has steroid_dose_now 0
+
+  @withdrawal.steroid_taper @withdrawal.steroid_taper_recommendation
+  Scenario: A dose given on the prednisone course fills a visit that records none, and says so
+    Given the treatments:
+      | drug       | start    | dose (mg/day) |
+      | prednisone | day -200 | 10            |
+    And a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0, weight 25
+    When the patient is evaluated
+    Then withdrawal.steroid_taper is met
+    And withdrawal.steroid_taper has steroid_dose_now 0.4
+    And withdrawal.steroid_taper has steroid_dose_source the prednisone course from 2019-06-15 (dose_mg_per_day 10, the visit records no dose) / weight 25 kg
+    And there is a recommendation "now 0.4 mg/kg/day"
 
   @withdrawal.steroid_stop @withdrawal.steroid_stop_recommendation
   Scenario Outline: Stopping steroids: sustained CID on <= 0.2 mg/kg/day (<why>)

@@ -195,26 +195,60 @@ def _total(points: dict[str, float]) -> dict[str, Any]:
 def test_category_thresholds(points: dict[str, float], score: float, category: str,
                              status: str) -> None:
     found = _total(points)["judgement"]
-    assert found.values == {"score": score, "category": category}
+    assert found.values == {"score": score, "score_min": score, "score_max": score,
+                            "missing_domains": [], "category": category,
+                            "categories": [category]}
     assert found.status == status
     assert sum(d["points"] for d in found.because["score"]["domains"].values()) == score
 
 
-@pytest.mark.parametrize(("dropped", "missing"), [
-    (("chaq",), ["chaq"]),
-    (("ck_u_l",), ["muscle_enzyme"]),
-    (("mmt8", "cmas"), ["muscle_strength"]),
-    (("extramuscular_vas", "das_total", "parent_global_vas"), ["parent_global", "extramuscular"]),
+# The follow-up's physician global fell by 50% (20 points); every other measured domain
+# scores 0. A missing domain could add at most its top band.
+@pytest.mark.parametrize(("dropped", "missing", "top", "status", "categories"), [
+    (("chaq",), ["chaq"], 30, "indeterminate", ["none", "minimal"]),
+    (("ck_u_l",), ["muscle_enzyme"], 27.5, "not_met", ["none"]),
+    (("mmt8", "cmas"), ["muscle_strength"], 52.5, "indeterminate",
+     ["none", "minimal", "moderate"]),
+    (("extramuscular_vas", "das_total", "parent_global_vas"), ["parent_global", "extramuscular"],
+     50, "indeterminate", ["none", "minimal", "moderate"]),
 ], ids=["chaq", "enzyme", "muscle-both-scales", "two-domains"])
-def test_missing_domain_is_indeterminate_with_partial_score(
-        dropped: tuple[str, ...], missing: list[str]) -> None:
+def test_missing_domain_gives_bounds(dropped: tuple[str, ...], missing: list[str], top: float,
+                                     status: str, categories: list[str]) -> None:
     result = scored({"physician_global_vas": 5.0}, drop=dropped)
     found, working = result["judgement"], result["working"]
-    assert found.status == "indeterminate"
-    assert found.values == {"score": None, "category": None}
+    assert found.status == status
+    assert found.values == {"score": None, "score_min": 20, "score_max": top,
+                            "missing_domains": missing, "category": "none" if
+                            len(categories) == 1 else None, "categories": categories}
     assert working["missing_domains"] == missing
     assert working["partial_score"] == 20  # physician global fell by 50%
-    assert any(all(name in reason for name in missing) for reason in found.reasons)
+    if status == "indeterminate":
+        assert any(all(name in reason for name in missing) for reason in found.reasons)
+        assert set(found.missing) >= {"score"}
+    else:
+        assert found.reasons == [] and found.missing == []
+
+
+def test_a_partial_score_that_passes_30_is_a_response() -> None:
+    """Three domains measured, 47.5 points: the score is at least 47.5, whatever the rest."""
+    after = {"physician_global_vas": 5.0, "mmt8": 60.0}  # 20 + 27.5
+    result = scored(after, drop=("chaq", "ck_u_l", "extramuscular_vas", "das_total"))
+    found = result["judgement"]
+    assert found.status == "met"
+    assert found.values["score"] is None
+    assert (found.values["score_min"], found.values["score_max"]) == (47.5, 47.5 + 10 + 7.5
+                                                                      + 20)
+    assert found.values["category"] is None
+    assert found.values["categories"] == ["moderate", "major"]
+    assert found.reasons == [] and found.missing == []
+
+
+def test_a_bound_on_the_threshold_decides() -> None:
+    """score_min exactly 30 is met; score_max exactly 30 leaves it open (30 is reachable)."""
+    met = scored({"physician_global_vas": 5.0, "mmt8": 45.0}, drop=("chaq",))["judgement"]
+    assert (met.values["score_min"], met.status) == (30, "met")
+    open_ = scored({"physician_global_vas": 5.0}, drop=("chaq",))["judgement"]
+    assert (open_.values["score_max"], open_.status) == (30, "indeterminate")
 
 
 def test_no_baseline_visit_is_indeterminate() -> None:
@@ -223,10 +257,13 @@ def test_no_baseline_visit_is_indeterminate() -> None:
     assert any("baseline" in reason for reason in found.reasons)
 
 
-def test_no_visit_after_the_start_is_indeterminate() -> None:
+def test_no_visit_after_the_start_is_not_applicable() -> None:
+    """No follow-up visit yet: no response to judge (no later data of this date could
+    make one), and the explanation shows the failed condition."""
     found = judge(patient(visit(-10, **BASELINE), visit(0, **BASELINE)), RULE)
-    assert found.status == "indeterminate"
-    assert any("after the JAK-inhibitor start" in reason for reason in found.reasons)
+    assert found.status == "not_applicable"
+    assert any(c["test"] == "days_on_jak_now > 0" and c["status"] == "not_met"
+               for c in found.because["criteria"])
 
 
 def test_baseline_is_the_last_visit_on_or_before_the_start() -> None:

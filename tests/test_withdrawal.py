@@ -85,12 +85,19 @@ TAPER: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("major-response", {**MAJOR, "prednisone_mg_per_kg_day": 0.5}, "met", None),
     ("minimal-response", {**MINIMAL, "prednisone_mg_per_kg_day": 0.5}, "not_met", None),
     ("no-response", {**NONE, "prednisone_mg_per_kg_day": 0.5}, "not_met", None),
-    ("response-unknown", {**NONE, "chaq": None, "prednisone_mg_per_kg_day": 0.5},
+    # CHAQ missing: the score is 0 to 10, below 45 whatever CHAQ would be.
+    ("response-bounded-below", {**NONE, "chaq": None, "prednisone_mg_per_kg_day": 0.5},
+     "not_met", None),
+    # CHAQ missing from a moderate follow-up: at least 45 whatever CHAQ would be.
+    ("moderate-by-bounds", {**MODERATE, "chaq": None, "prednisone_mg_per_kg_day": 0.5},
+     "met", None),
+    # Strength missing from a minimal follow-up: 20 to 52.5, either side of 45.
+    ("response-open", {**MINIMAL, "mmt8": None, "prednisone_mg_per_kg_day": 0.5},
      "indeterminate", "not measured at both visits"),
     ("dose-zero", {**MAJOR, "prednisone_mg_per_kg_day": 0.0}, "not_applicable", None),
     ("dose-zero-in-mg-per-day", {**MAJOR, "prednisone_mg_per_day": 0.0, "weight_kg": 30.0},
      "not_applicable", None),
-    ("dose-missing", dict(MAJOR), "indeterminate", "no prednisone dose"),
+    ("dose-missing", dict(MAJOR), "indeterminate", "no dose recorded"),
     ("mg-per-day-without-weight", {**MAJOR, "prednisone_mg_per_day": 10.0}, "indeterminate",
      "no weight"),
 ]
@@ -112,19 +119,81 @@ def test_steroid_taper(follow_up: dict[str, Any], status: str, reason: str | Non
     assert taper_recommended == (status == "met")
 
 
-def test_taper_without_jak_inhibitor_says_there_is_no_response_to_judge() -> None:
-    p = patient(visit(0, **TIS_BASE), visit(120, **MAJOR, prednisone_mg_per_kg_day=0.5),
+@pytest.mark.parametrize("follow_up", [MAJOR, {**CID, "prednisone_mg_per_kg_day": 0.3}],
+                         ids=["improved", "in-cid-on-0.3"])
+def test_taper_without_jak_inhibitor_is_not_met(follow_up: dict[str, Any]) -> None:
+    """No JAK inhibitor: no CID on it and no response to have; no data could change that."""
+    p = patient(visit(0, **TIS_BASE), visit(120, **{"prednisone_mg_per_kg_day": 0.5,
+                                                     **follow_up}),
                 treatments=[PREDNISONE])
     found = judge(p, "withdrawal.steroid_taper")
-    assert found.status == "indeterminate"
-    assert any("no JAK-inhibitor start" in text for text in found.reasons), found.reasons
+    assert found.status == "not_met"
+    assert found.reasons == [] and found.missing == []
+    assert assess(p).judgements["response.acr_eular_2016"].status == "not_applicable"
+
+
+def test_taper_before_the_jak_inhibitor_start_is_not_met() -> None:
+    p = patient(visit(-100, **TIS_BASE), visit(-10, **MAJOR, prednisone_mg_per_kg_day=0.5),
+                treatments=[JAK, PREDNISONE])
+    assert judge(p, "withdrawal.steroid_taper").status == "not_met"
 
 
 def test_taper_reports_the_response() -> None:
     p = patient(visit(0, **TIS_BASE), visit(120, **MODERATE, prednisone_mg_per_kg_day=0.5),
                 treatments=[JAK, PREDNISONE])
     found = judge(p, "withdrawal.steroid_taper")
-    assert found.values == {"steroid_dose_now": 0.5, "category": "moderate", "score": 45}
+    assert found.values == {"steroid_dose_now": 0.5, "steroid_dose_source":
+                            f"the visit of {day(120)} (prednisone_mg_per_kg_day)",
+                            "category": "moderate", "score": 45, "score_min": 45,
+                            "score_max": 45}
+
+
+def test_without_a_prednisone_course_or_dose_the_steroid_questions_do_not_arise() -> None:
+    p = patient(visit(0, **TIS_BASE), visit(120, **MAJOR), treatments=[JAK])
+    for rule in ("withdrawal.steroid_taper", "withdrawal.steroid_stop"):
+        found = judge(p, rule)
+        assert found.status == "not_applicable"
+        assert found.values["steroid_dose_now"] == 0
+        assert "no prednisone course active" in found.values["steroid_dose_source"]
+
+
+@pytest.mark.parametrize(("fields", "dose", "source"), [
+    ({"weight_kg": 25.0}, 0.2, "course from"),
+    ({"weight_kg": 25.0, "prednisone_mg_per_kg_day": 1.0}, 1.0, "prednisone_mg_per_kg_day"),
+    ({"weight_kg": 25.0, "prednisone_mg_per_day": 10.0}, 0.4, "prednisone_mg_per_day"),
+], ids=["from-the-course", "visit-per-kg-first", "visit-per-day-first"])
+def test_a_dose_on_the_prednisone_course_fills_visits_without_one(
+        fields: dict[str, float], dose: float, source: str) -> None:
+    course = {**PREDNISONE, "dose_mg_per_day": 5.0}
+    p = patient(visit(0, **TIS_BASE), visit(120, **MAJOR, **fields), treatments=[JAK, course])
+    found = judge(p, "withdrawal.steroid_taper")
+    assert found.values["steroid_dose_now"] == pytest.approx(dose)
+    assert source in found.values["steroid_dose_source"]
+    assert found.status == "met"
+
+
+def test_a_course_dose_without_a_weight_is_unknown_and_says_why() -> None:
+    course = {**PREDNISONE, "dose_mg_per_day": 5.0}
+    p = patient(visit(0, **TIS_BASE), visit(120, **MINIMAL), treatments=[JAK, course])
+    found = judge(p, "withdrawal.steroid_taper")
+    assert found.status == "indeterminate"
+    assert any("5 mg/day" in r and "no weight" in r for r in found.reasons), found.reasons
+
+
+def test_a_course_dose_applies_only_inside_the_course() -> None:
+    course = {**PREDNISONE, "dose_mg_per_day": 5.0, "stop": day(100).isoformat()}
+    p = patient(visit(0, **TIS_BASE), visit(120, **MAJOR, weight_kg=25.0),
+                treatments=[JAK, course])
+    assert judge(p, "withdrawal.steroid_taper").values["steroid_dose_now"] == 0
+    assert judge(p, "withdrawal.steroid_taper", at=day(0)).values["steroid_dose_now"] is None
+
+
+def test_a_dose_on_another_drug_is_kept_and_used_by_nothing() -> None:
+    p = patient(visit(0, **TIS_BASE), visit(120, **MAJOR, weight_kg=25.0),
+                treatments=[JAK, {"drug": "methotrexate", "start": day(-100).isoformat(),
+                                  "dose_mg_per_day": 15.0}])
+    assert p.treatments[1].dose_mg_per_day == 15.0
+    assert judge(p, "withdrawal.steroid_taper").values["steroid_dose_now"] == 0
 
 
 def test_taper_recommendation_gives_dose_start_and_response() -> None:

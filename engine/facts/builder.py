@@ -63,6 +63,11 @@ class Timeline:
     _starts: dict[str, date | None] = field(default_factory=dict, compare=False, repr=False)
     _windows: dict[tuple[str, int], list[tuple[int, int]]] = field(
         default_factory=dict, compare=False, repr=False)
+    # The improvement score and its bounds, by the id of the pack's domain list.
+    _scores: dict[int, DetailedValue] = field(default_factory=dict, compare=False, repr=False)
+    # Why a visit-scope derived value is unknown at a visit: (visit index, name) -> reason.
+    _unknown: dict[tuple[int, str], str] = field(default_factory=dict, compare=False,
+                                                 repr=False)
 
     @property
     def evaluation(self) -> int | None:
@@ -140,16 +145,49 @@ class DetailedValue:
     details: dict[str, Any]
 
 
-def _dose_per_kg(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
+def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, str]:
+    """(dose per kg or a DetailedValue saying why it is unknown, where it came from).
+
+    The visit's own dose first (per kg, else per day / the visit's weight). A visit that
+    records none takes, when ``treatment`` is given, the ``dose_mg_per_day`` of that
+    treatment's course active on the visit date; with no such course active the dose is 0.
+    """
+    day = tl.visits[i].date
     if p["per_kg"] in fact:
-        return fact[p["per_kg"]]
-    if p["per_day"] in fact and p["weight"] in fact:
-        dose = fact[p["per_day"]] / fact[p["weight"]]
-        if math.isfinite(dose):
-            return dose
-        return DetailedValue(None, {"unknown_because": f"{fact[p['per_day']]:g} / "
-                                    f"{fact[p['weight']]:g} is too large to compute"})
-    return None
+        return fact[p["per_kg"]], f"the visit of {day} ({p['per_kg']})"
+    per_day, source = fact.get(p["per_day"]), f"the visit of {day} ({p['per_day']})"
+    if per_day is None and "treatment" in p:
+        courses = [t for t in tl.treatments(p["treatment"]) if t.active_on(day)]
+        if not courses:
+            return 0.0, f"no {p['treatment']} course active on {day} (treatments)"
+        given = [t for t in courses if t.dose_mg_per_day is not None]
+        if len(given) != 1 or len(courses) != 1:
+            starts = ", ".join(str(t.start) for t in courses)
+            why = (f"{p['treatment']} course(s) from {starts} active on {day}: "
+                   + ("no dose recorded at the visit or on the course" if not given else
+                      "more than one course is active and the visit records no dose"))
+            return DetailedValue(None, {"unknown_because": why}), why
+        per_day = given[0].dose_mg_per_day
+        source = (f"the {p['treatment']} course from {given[0].start} "
+                  f"(dose_mg_per_day {per_day:g}, the visit records no dose)")
+    if per_day is None:
+        return None, "no dose recorded"
+    if p["weight"] not in fact:
+        why = f"{per_day:g} mg/day from {source}, but no weight is recorded at the visit"
+        return DetailedValue(None, {"unknown_because": why}), why
+    dose = per_day / fact[p["weight"]]
+    if math.isfinite(dose):
+        return dose, f"{source} / weight {fact[p['weight']]:g} kg"
+    why = f"{per_day:g} / {fact[p['weight']]:g} is too large to compute"
+    return DetailedValue(None, {"unknown_because": why}), why
+
+
+def _dose_per_kg(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
+    return _dose(tl, i, fact, p)[0]
+
+
+def _dose_source(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
+    return _dose(tl, i, fact, p)[1]
 
 
 def _days_since_start(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
@@ -176,7 +214,13 @@ def _treatment_start_date(tl: Timeline, facts: list[Fact], statuses: Statuses, f
 def _visit_value(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
                  p: Mapping[str, Any]) -> Any:
     index = tl.role(p["visit"])
-    return None if index is None else facts[index].get(p["field"])
+    if index is None:
+        return None
+    value = facts[index].get(p["field"])
+    why = tl._unknown.get((index, p["field"]))
+    if value is None and why is not None:  # a derived value that said why it is unknown
+        return DetailedValue(None, {"unknown_because": why})
+    return value
 
 
 def _visit_status(tl: Timeline, facts: list[Fact], statuses: Statuses,
@@ -250,8 +294,16 @@ def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
     return None
 
 
-def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
-                 p: Mapping[str, Any]) -> Any:
+def _scored(tl: Timeline, facts: list[Fact], p: Mapping[str, Any]) -> DetailedValue:
+    """The score with its working, computed once per evaluation and domain list: the
+    score, its bounds and its missing domains are four derived values."""
+    key = id(p["domains"])  # the pack's own list, alive as long as the rule base
+    if key not in tl._scores:
+        tl._scores[key] = _score_of(tl, facts, p)
+    return tl._scores[key]
+
+
+def _score_of(tl: Timeline, facts: list[Fact], p: Mapping[str, Any]) -> DetailedValue:
     baseline, follow_up = tl.role("baseline"), tl.evaluation
     if tl.baseline_start is None:
         return DetailedValue(None, {"unknown_because": "no JAK-inhibitor start on or before "
@@ -267,28 +319,84 @@ def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact
         dates = f"{tl.visits[baseline].date} and {tl.visits[follow_up].date}"
         details["unknown_because"] = (
             f"not measured at both visits ({dates}): {', '.join(details['missing_domains'])}; "
-            f"partial score of the other domains {details['partial_score']:g}")
+            f"the published score needs all six; the measured domains give "
+            f"{details['score_min']:g}, the missing ones could add up to "
+            f"{details['score_max'] - details['score_min']:g} (bounds "
+            f"{details['score_min']:g} to {details['score_max']:g})")
     return DetailedValue(score, details)
+
+
+def _improvement(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                 p: Mapping[str, Any]) -> Any:
+    return _scored(tl, facts, p)
+
+
+def _improvement_min(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                     p: Mapping[str, Any]) -> Any:
+    return _scored(tl, facts, p).details.get("score_min")
+
+
+def _improvement_max(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                     p: Mapping[str, Any]) -> Any:
+    return _scored(tl, facts, p).details.get("score_max")
+
+
+def _improvement_missing(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                         p: Mapping[str, Any]) -> Any:
+    scored = _scored(tl, facts, p)
+    if "score_min" not in scored.details:  # no score at all: nothing to list
+        return None
+    return list(scored.details.get("missing_domains", []))
+
+
+def _label(value: Any, bands: list[dict[str, Any]]) -> Any:
+    label = None
+    for band in bands:
+        if value >= band["from"]:
+            label = band["label"]
+    return label
 
 
 def _band(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
           p: Mapping[str, Any]) -> Any:
     value = fact.get(p["of"])
-    if value is None:
+    return None if value is None else _label(value, p["bands"])
+
+
+def _bands_between(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                   p: Mapping[str, Any]) -> Any:
+    low, high = fact.get(p["low"]), fact.get(p["high"])
+    if low is None or high is None:
         return None
-    label = None
-    for band in p["bands"]:
-        if value >= band["from"]:
-            label = band["label"]
-    return label
+    labels = [band["label"] for band in p["bands"]]
+    lowest, highest = _label(low, p["bands"]), _label(high, p["bands"])
+    if lowest is None or highest is None:
+        return None
+    return labels[labels.index(lowest):labels.index(highest) + 1]
+
+
+def _band_between(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                  p: Mapping[str, Any]) -> Any:
+    labels = _bands_between(tl, facts, statuses, fact, p)
+    if labels is None or len(labels) == 1:
+        return None if labels is None else labels[0]
+    return DetailedValue(None, {"unknown_because": f"{fact[p['low']]:g} to "
+                                f"{fact[p['high']]:g} spans {', '.join(labels)}"})
 
 
 KINDS: dict[str, DerivedKind] = {
     kind.name: kind
     for kind in (
         DerivedKind("dose_per_kg", "visit", "number",
-                    {"per_kg": "field", "per_day": "field", "weight": "field"}, (), _dose_per_kg,
-                    "a dose per kg: the per-kg field if given, else per-day / weight"),
+                    {"per_kg": "field", "per_day": "field", "weight": "field",
+                     "treatment": "treatment"}, ("treatment",), _dose_per_kg,
+                    "a dose per kg: the per-kg field if given, else per-day / weight; with "
+                    "'treatment', a visit without a dose takes the dose_mg_per_day of that "
+                    "treatment's course active on its date (0 with no course active)"),
+        DerivedKind("dose_source", "visit", "text",
+                    {"per_kg": "field", "per_day": "field", "weight": "field",
+                     "treatment": "treatment"}, ("treatment",), _dose_source,
+                    "where the dose_per_kg with the same parameters came from, in words"),
         DerivedKind("days_since_start", "visit", "number", {"treatment": "treatment"}, (),
                     _days_since_start, "days from the first start of a treatment to the visit"),
         DerivedKind("treatment_active", "patient", "bool", {"treatment": "treatment"}, (),
@@ -324,8 +432,22 @@ KINDS: dict[str, DerivedKind] = {
                     reads=_window_visits),
         DerivedKind("improvement_score", "patient", "number", {"domains": "domains"}, (),
                     _improvement, "the ACR/EULAR total improvement score, baseline to evaluation"),
+        DerivedKind("improvement_score_min", "patient", "number", {"domains": "domains"}, (),
+                    _improvement_min, "the least the total improvement score can be: the "
+                    "points of the domains measured at both visits"),
+        DerivedKind("improvement_score_max", "patient", "number", {"domains": "domains"}, (),
+                    _improvement_max, "the most the total improvement score can be: the "
+                    "measured points plus the top band of each missing domain"),
+        DerivedKind("improvement_missing", "patient", "list", {"domains": "domains"}, (),
+                    _improvement_missing, "the score's domains not measured at both visits"),
         DerivedKind("band", "patient", "text", {"of": "field", "bands": "bands"}, (), _band,
                     "the label of the highest band whose 'from' the value reaches"),
+        DerivedKind("band_between", "patient", "text",
+                    {"low": "field", "high": "field", "bands": "bands"}, (), _band_between,
+                    "the band holding both bounds; unknown when they fall in different bands"),
+        DerivedKind("bands_between", "patient", "list",
+                    {"low": "field", "high": "field", "bands": "bands"}, (), _bands_between,
+                    "the labels of every band from the low bound's to the high bound's"),
     )
 }
 
@@ -383,8 +505,10 @@ class FactBuilder:
             # The validated model's own attributes: model_dump would copy every visit again.
             fact = _present(vars(visit), _SPECIAL["visit"])
             for name, compute, params in self._visit:
-                _store(fact, name, compute(tl, index, fact, params),
-                       details if index == evaluation else None)
+                value = compute(tl, index, fact, params)
+                if isinstance(value, DetailedValue) and "unknown_because" in value.details:
+                    tl._unknown[(index, name)] = value.details["unknown_because"]
+                _store(fact, name, value, details if index == evaluation else None)
             fact["kind"] = "visit"
             fact["visit"] = index
             facts.append(fact)
@@ -418,3 +542,5 @@ def _store(fact: Fact, name: str, value: Any, details: dict[str, Any] | None) ->
         value = value.value
     if value is not None:
         fact[name] = value
+        if isinstance(value, list):  # ``contains`` tests one key per item, as for a visit
+            fact.update((list_key(name, str(item)), True) for item in value)

@@ -138,7 +138,12 @@ def choose_measure(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
 
 def improvement_score(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
                       params: Mapping[str, Any]) -> tuple[float | None, dict[str, Any]]:
-    """(score, working); the score is None when a domain is missing at either visit."""
+    """(score, working); the score is None when a domain is missing at either visit.
+
+    The working always holds the bounds: ``score_min``, the points of the measured
+    domains (points are never negative), and ``score_max``, those plus the top band of
+    each missing domain. With every domain measured both are the score.
+    """
     domains: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
     total = 0.0
@@ -158,7 +163,11 @@ def improvement_score(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
             "percent_change": change.shown(),
             "points": score,
         }
-    details: dict[str, Any] = {"domains": domains, "partial_score": total}
+    # The most a missing domain could add is its top band.
+    most = total + sum(max(domain["points"]) for domain in params["domains"]
+                       if domain["name"] in missing)
+    details: dict[str, Any] = {"domains": domains, "partial_score": total,
+                               "score_min": total, "score_max": most}
     if missing:
         details["missing_domains"] = missing
         return None, details

@@ -122,6 +122,9 @@ TIMELINE_TITLES = {
     "withdrawal.steroid_taper": "steroid\ntaper",
     "withdrawal.steroid_stop": "steroid\nstop",
 }
+# Reported values the timeline leaves to ``evaluate --at`` (the dose has its own column).
+TIMELINE_HIDDEN = frozenset({DOSE_VALUE, "steroid_dose_source", "score_min", "score_max",
+                             "missing_domains", "categories"})
 SHORT_STATUS = {"met": "met", "not_met": "not met", "indeterminate": "indet.",
                 "not_applicable": "n/a"}
 
@@ -139,10 +142,15 @@ def _timeline_cell(row: Row, rule: str) -> Text:
     if status is None:
         return Text("-", style="dim")
     cell = Text(SHORT_STATUS[status], style=STATUS_STYLE[status])
+    reported = dict(row.reported.get(rule, {}))
+    # A score with domains missing is shown as its bounds.
+    low, high = reported.get("score_min"), reported.get("score_max")
+    if reported.get("score") is None and low is not None and high is not None:
+        reported["score"] = f"{_show_value(low)}-{_show_value(high)}"
     shown = [_show_value(v) if k in ("score", "category") else f"day {v}"
              if k == "days_to_cid" else f"{k} {_show_value(v)}"
-             for k, v in row.reported.get(rule, {}).items()
-             if v is not None and k != DOSE_VALUE]
+             for k, v in reported.items()
+             if v is not None and k not in TIMELINE_HIDDEN]
     if shown:
         cell.append("\n" + " ".join(shown), style="")
     return cell
