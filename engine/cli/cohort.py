@@ -26,6 +26,7 @@ from jdm_cds.cli.batch import (
     text_console,
 )
 from jdm_cds.cli.common import DisablePlugin, build_evaluator
+from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Task, error_entry
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs
@@ -40,8 +41,11 @@ def cohort(
     jobs: Jobs = None,
     scheduler: Scheduler = None,
     quiet: Quiet = False,
+    max_file_mb: MaxFileMb = None,
+    max_visits: MaxVisits = None,
 ) -> None:
     """Evaluate every patient and summarise the cohort as the study reported its results."""
+    apply_limits(max_file_mb, max_visits)
     from jdm_cds.cohort.summary import Cohort, InvalidFile, render_cohort
 
     disabled = tuple(disable_plugin or ())

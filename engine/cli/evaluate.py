@@ -25,6 +25,7 @@ from jdm_cds.cli.batch import (
     text_console,
 )
 from jdm_cds.cli.common import DisablePlugin, build_evaluator, parse_date, stderr
+from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Result, Task, error_entry
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs
@@ -44,8 +45,11 @@ def evaluate(
     jobs: Jobs = None,
     scheduler: Scheduler = None,
     quiet: Quiet = False,
+    max_file_mb: MaxFileMb = None,
+    max_visits: MaxVisits = None,
 ) -> None:
     """Judge each patient at the last visit on or before --at."""
+    apply_limits(max_file_mb, max_visits)
     when = parse_date(at)
     disabled = tuple(disable_plugin or ())
     json = {Format.json: "indent", Format.jsonl: "line"}.get(output)

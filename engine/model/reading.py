@@ -212,6 +212,11 @@ def parse_json(text: str) -> object:
     return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
 
 
+# The settings of the limits, read by every process (worker processes inherit them).
+MAX_FILE_MB_SETTING = "JDM_CDS_MAX_FILE_MB"
+MAX_VISITS_SETTING = "JDM_CDS_MAX_VISITS"
+
+
 @dataclass(frozen=True)
 class ReadLimits:
     """What one patient file may hold; past a limit the file is an input error."""
@@ -221,13 +226,23 @@ class ReadLimits:
 
     @classmethod
     def of(cls, max_file_mb: float | None = None, max_visits: int | None = None) -> ReadLimits:
-        """Limits from command-line settings (megabytes of 1,000,000 bytes)."""
+        """Limits from settings (megabytes of 1,000,000 bytes); None keeps the default."""
         default = cls()
         return cls(default.max_bytes if max_file_mb is None else int(max_file_mb * 1_000_000),
                    default.max_visits if max_visits is None else max_visits)
 
+    @classmethod
+    def from_environment(cls) -> ReadLimits:
+        """The limits set in ``JDM_CDS_MAX_FILE_MB`` and ``JDM_CDS_MAX_VISITS`` (else the
+        defaults: 5 MB, 2,000 visits)."""
+        size, visits = os.environ.get(MAX_FILE_MB_SETTING), os.environ.get(MAX_VISITS_SETTING)
+        try:
+            return cls.of(None if size is None else float(size),
+                          None if visits is None else int(visits))
+        except ValueError:
+            raise ValueError(f"{MAX_FILE_MB_SETTING}={size!r} or {MAX_VISITS_SETTING}="
+                             f"{visits!r} is not a number") from None
 
-DEFAULT_LIMITS = ReadLimits()
 
 _FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
@@ -299,8 +314,12 @@ def _check_visits(data: object, path: str, limits: ReadLimits) -> None:
                                               "(--max-visits)")])
 
 
-def load_patient(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS) -> Patient:
-    """Read, parse and validate one patient file; every failure is a PatientFileError."""
+def load_patient(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> Patient:
+    """Read, parse and validate one patient file; every failure is a PatientFileError.
+
+    ``limits``: default, the limits of the settings (``ReadLimits.from_environment``).
+    """
+    limits = limits or ReadLimits.from_environment()
     name = os.fspath(path)
     fmt = _FORMATS.get(Path(name).suffix.lower())
     if fmt is None and not Path(name).exists():
@@ -315,7 +334,7 @@ def load_patient(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMI
     return validate_patient(data, name)
 
 
-def iter_jsonl(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS
+def iter_jsonl(path: str | os.PathLike[str], limits: ReadLimits | None = None
                ) -> Iterator[tuple[str, Patient | PatientFileError]]:
     """The patients of a JSON Lines file, one JSON object a line, as they are read.
 
@@ -324,6 +343,7 @@ def iter_jsonl(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS
     file as a whole must be a regular file; each line is held to the size and visit
     limits of a patient file.
     """
+    limits = limits or ReadLimits.from_environment()
     name = os.fspath(path)
     try:
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
