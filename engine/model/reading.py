@@ -181,7 +181,8 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _members(data: object) -> int:
-    """Object members in parsed JSON (a mapping's keys, at every depth)."""
+    """Object members in parsed JSON (a mapping's keys, at every depth); -1 when a number
+    may have been read as orjson reads an integer beyond 64 bits (as a float)."""
     count = 0
     stack = [data]
     while stack:
@@ -191,6 +192,8 @@ def _members(data: object) -> int:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+        elif isinstance(item, float) and abs(item) >= 2.0**63:
+            return -1
     return count
 
 
