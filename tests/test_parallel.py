@@ -74,3 +74,29 @@ def test_a_killed_worker_costs_only_the_patients_it_held(tmp_path: Path, chunk: 
         assert "was killed by signal SIGKILL" in result.error[0]
     assert [r.patient_id for r in results if r.error is None] == [
         f"P-{i}" for i in range(12) if i not in held]
+
+
+def test_json_lines_input_one_patient_a_line_on_one_or_two_processes(tmp_path: Path) -> None:
+    import random
+
+    import orjson
+
+    from jdm_cds.bench import make_patient
+
+    rng = random.Random(7)
+    source = tmp_path / "cohort.jsonl"
+    lines = [orjson.dumps(make_patient(rng, i, 4).model_dump(mode="json", exclude_none=True))
+             for i in range(40)]
+    lines.insert(5, b'{"id": "NO-VISITS"}')
+    source.write_bytes(b"\n".join(lines) + b"\n")
+
+    one = run("evaluate", "--format", "jsonl", "--jobs", "1", source)
+    two = run("evaluate", "--format", "jsonl", "--jobs", "2", source)
+
+    assert one == two
+    assert one[0] == 1
+    entries = [orjson.loads(line) for line in one[1].splitlines()]
+    assert len(entries) == 41
+    assert entries[5] == {"file": f"{source}:6", "error": "visits: required field is missing"}
+    assert [e["patient_id"] for e in entries[6:8]] == ["BENCH-000005", "BENCH-000006"]
+    assert one[2] == f"{source}:6: visits: required field is missing\n"
