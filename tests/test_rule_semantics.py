@@ -4,9 +4,11 @@ classes as YAML data."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -192,3 +194,32 @@ def test_no_drug_class_is_a_python_constant() -> None:
                             "-e", "jak_start(", "engine"], cwd=ROOT, capture_output=True,
                            text=True, check=False)
     assert found.stdout == ""
+
+
+# --- not_needed does not depend on the order the compiler chose ---------------------------
+
+PRINTO_VALUES = {"ck_u_l": (100.0, 900.0), "cmas": (50.0, 30.0), "mmt8": (79.0, 60.0),
+                 "physician_global_vas": (0.1, 5.0)}
+
+
+@pytest.mark.parametrize("levels", list(itertools.product(range(3), repeat=4)))
+def test_printo_and_printo_skin_agree_on_each_printo_test(levels: tuple[int, ...]) -> None:
+    """With the skin inactive, cid.printo_skin is decided exactly as cid.printo: each PRINTO
+    test is shown the same way in both (0: normal, 1: abnormal, 2: not measured)."""
+    values = {name: pair[level] for (name, pair), level in
+              zip(PRINTO_VALUES.items(), levels, strict=True) if level < 2}
+    found = assess_visit({**values, "das_skin": 0.0})
+    printo = {c["test"]: c["status"] for c in found["cid.printo"].because["criteria"]}
+    skin = {c["test"]: c["status"] for c in found["cid.printo_skin"].because["criteria"]}
+
+    assert found["cid.printo"].status == found["cid.printo_skin"].status
+    assert {test: skin[test] for test in printo} == printo
+
+
+def assess_visit(values: dict[str, float]) -> dict[str, Any]:
+    return dict(evaluator_of_cid().evaluate(patient(visit(0, **values))).judgements)
+
+
+@functools.cache
+def evaluator_of_cid() -> Evaluator:
+    return Evaluator(load_rulebase([(RULES_DIR / "cid.yaml", None)]))

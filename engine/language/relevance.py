@@ -3,8 +3,8 @@
 Each test of a rule has an outcome on a fact: true, false or unknown (``outcome``). A set
 of tests, held at their outcomes, *decides* the judgement when every decision path that
 agrees with them proves the same status: the paths cover every combination of outcomes
-(tests being independent, except that the tests of one field share its presence), so
-the status no longer depends on what the other tests say. A test is *needed* when it
+(tests being independent, except that the comparisons of one field share its presence),
+so the status no longer depends on what the other tests say. A test is *needed* when it
 belongs to some minimal deciding set, and ``not_needed`` otherwise. Every test of a
 minimal set is needed alike, so "at least 3 of 4" met by four normal values shows all four
 as met, and which test the expansion happened to fix first changes nothing.
@@ -61,8 +61,19 @@ class Relevance:
             if result.startswith("reason:"):
                 continue
             steps = dict(path)
-            admits = {o: sum(1 << i for i, key in enumerate(keys)
-                             if o in steps.get(key, OUTCOMES)) for o in OUTCOMES}
+            # A step that fixes a comparison as unknown (or as known) fixes its field's
+            # presence, and with it the other comparisons of that field, which the path then
+            # need not name: (ck_u_l = 0 unknown) leaves (ck_u_l = 1.5) unknown too.
+            present = {leaf.field: "U" not in steps[key]
+                       for leaf, key in zip(self.leaves, keys, strict=True)
+                       if isinstance(leaf, Compare) and key in steps
+                       and ("U" not in steps[key] or steps[key] == ("U",))}
+            allowed = [tuple(o for o in steps.get(key, OUTCOMES)
+                             if not isinstance(leaf, Compare) or leaf.field not in present
+                             or (o != "U") == present[leaf.field])
+                       for leaf, key in zip(self.leaves, keys, strict=True)]
+            admits = {o: sum(1 << i for i, outcomes in enumerate(allowed) if o in outcomes)
+                      for o in OUTCOMES}
             self._paths.append((index, result, admits))  # type: ignore[arg-type]
         self._cache: dict[tuple[Outcome, ...], tuple[int | None, int]] = {}
 
