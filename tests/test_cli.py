@@ -66,27 +66,16 @@ def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
-def rows(text: str) -> list[list[str]]:
-    """The text table's rows, each cell's wrapped lines joined back with spaces."""
-    table: list[list[str]] = []
-    current: list[list[str]] | None = None
-    for line in text.splitlines():
-        if line.startswith("│"):
-            cells = [cell.strip() for cell in line.strip("│").split("│")]
-            if current is None:
-                current = [[] for _ in cells]
-            for parts, cell in zip(current, cells, strict=True):
-                if cell:
-                    parts.append(cell)
-        elif current is not None:
-            table.append([" ".join(parts) for parts in current])
-            current = None
-    return table
+def entry(text: str, key: str) -> str:
+    """The text report's entry for one rule: its lines joined by spaces, as one string.
 
-
-def row(text: str, key: str) -> list[str]:
-    [found] = [r for r in rows(text) if r[0] == key]
-    return found
+    Entries are separated by blank lines; each ends with a line naming its rule and version.
+    """
+    for block in text.split("\n\n"):
+        lines = [line.strip() for line in block.splitlines()]
+        if any(line.startswith(f"{key} ") for line in lines):
+            return " ".join(lines)
+    raise AssertionError(f"no entry for {key}")
 
 
 # --- JSON ---------------------------------------------------------------------------
@@ -221,35 +210,36 @@ def test_text_says_there_is_no_visit() -> None:
     result = run("evaluate", "--at", "2019-06-01", EXAMPLE)
 
     assert result.exit_code == 0, result.stderr
-    assert "(no visit on or before that date)" in result.stdout.splitlines()[0]
+    assert "(no visit on or before that date)" in result.stdout.splitlines()[1]
     for key in CID:
-        status, _, _, why_open, _ = row(result.stdout, key)[1:]
-        assert status == "indeterminate"
-        assert "no visit on or before 2019-06-01" in why_open
+        found = entry(result.stdout, key)
+        assert found.startswith("INDETERMINATE ")
+        assert "Why open: " in found
+        assert "No visit on or before 2019-06-01." in found
 
 
 # --- text ---------------------------------------------------------------------------
 
 
-def test_text_output_is_a_table_with_rule_citation_and_assumption() -> None:
+def test_text_output_gives_status_working_rule_citation_and_assumption() -> None:
     result = run("evaluate", EXAMPLE)
 
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "Patient EX-MDA5" in out
     assert "evaluation visit 2020-07-20" in out
-    for column in ("judgement", "status", "met", "failed", "missing / why open",
-                   "rule, citation"):
-        assert column in out
+    notes = {line.split("] ")[0] + "]": line for line in out.splitlines()
+             if line.startswith("[")}
     for key in CID:
-        status, met, failed, why_open, cited = row(out, key)[1:]
-        assert (status, failed, why_open) == ("met", "-", "-")
-        assert met != "-"
-        assert cited.startswith(f"{key} v1.0.0")
-    assert "Lazarevic D" in row(out, "cid.printo")[5]
-    assert "ASSUMPTION [" in row(out, "cid.printo_skin")[5]
-    assert "ASSUMPTION" not in row(out, "cid.printo")[5]
-    assert "] ASSUMPTION: The study judged CID" in out
+        found = entry(out, key)
+        assert found.startswith("MET ")
+        assert " Met: " in found and "Not met:" not in found and "Why open" not in found
+        assert f"{key} 1.0.0 · notes " in found
+    numbers = entry(out, "cid.printo").split(" · notes ")[1].split(", ")
+    assert notes[f"[{numbers[0]}]"].startswith("[1] Lazarevic D")
+    skin = entry(out, "cid.printo_skin").split(" · notes ")[1].split(", ")
+    assert any("ASSUMPTION: The study judged CID" in notes[f"[{n}]"] for n in skin)
+    assert not any("ASSUMPTION" in notes[f"[{n}]"] for n in numbers)
     assert "Decision support only" in out
 
 
@@ -257,9 +247,9 @@ def test_text_lists_the_missing_field(second: Path) -> None:
     result = run("evaluate", second)
 
     assert result.exit_code == 0, result.stderr
-    _, status, _, _, why_open, _ = row(result.stdout, "cid.printo")
-    assert status == "indeterminate"
-    assert why_open == "mmt8"
+    found = entry(result.stdout, "cid.printo")
+    assert found.startswith("INDETERMINATE ")
+    assert "Not recorded at the visit of 2021-04-01: MMT8." in found
 
 
 # --- bad inputs ---------------------------------------------------------------------

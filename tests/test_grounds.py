@@ -110,7 +110,7 @@ def test_json_and_text_show_every_reference_and_assumption(walked: list[Assessme
             for assumption in item.assumptions:
                 assert f"ASSUMPTION: {assumption.text}" in text
         for alert in assessment.alerts:
-            assert f"{alert.rule} v{alert.version}" in text
+            assert f"{alert.rule} {alert.version}" in text
 
 
 def test_a_card_whose_source_is_not_the_first_of_its_sources_is_refused() -> None:

@@ -559,7 +559,7 @@ def test_cli_reports_the_failing_plugin_and_exits_0(
         assert error["error"].startswith("RuntimeError: guidance service unavailable")
     else:
         assert "plugin 'raising' failed in jdm_cds_guidance: RuntimeError" in result.stderr
-        assert "PLUGIN ERROR [raising]" in result.stdout
+        assert "PLUGIN ERROR    plugin raising failed in jdm_cds_guidance" in result.stdout
 
 
 # --- validators that guard packs from different authors ------------------------------------

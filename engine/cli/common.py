@@ -7,6 +7,7 @@ the engine cannot start (a rule pack or a plugin is broken: nothing is evaluated
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from enum import StrEnum
@@ -20,7 +21,9 @@ from jdm_cds.language.diagnostics import RuleLoadError
 from jdm_cds.model.reading import PatientFileError
 from jdm_cds.plugins.manager import PluginLoadError, Plugins
 
-stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 140)
+# The terminal's width; piped, the width COLUMNS gives (rich reads it), else 140.
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or os.environ.get(
+    "COLUMNS", "").isdigit() else 140)
 stderr = Console(stderr=True, soft_wrap=True)
 
 

@@ -126,12 +126,12 @@ HEADER_KEYS = {"id", "version", "title", "status", "references", "assumptions"}
 REQUIRED_HEADER_KEYS = ("id", "version", "title")
 PACK_STATUSES = ("draft", "active", "retired")
 RULE_KEYS = {
-    "id", "title", "kind", "scope", "when", "applies_if", "undecided_if", "references",
+    "id", "title", "label", "kind", "scope", "when", "applies_if", "undecided_if", "references",
     "assumptions",
     "report", "alert", "recommendation", "reasons",
 }
 MESSAGE_KEYS = {"summary", "detail", "indicator"}
-DERIVED_KEYS = {"kind", "scope", "title"}
+DERIVED_KEYS = {"kind", "scope", "title", "label", "unit"}
 CONDITION_KEYS = {"all", "any", "not", "at_least", "of", "rule", "field", *COMPARISONS, "is",
                   "contains"}
 
@@ -363,13 +363,14 @@ class _Reader:
         data = self.mapping(value, line, f"criterion '{name}'")
         if data is None:
             return None
-        self.keys(data, {"title", "when"}, f"criterion '{name}'")
+        self.keys(data, {"title", "label", "when"}, f"criterion '{name}'")
         title = self.text(data, "title", f"criterion '{name}'")
+        label = self.text(data, "label", f"criterion '{name}'", required=False)
         when = self.condition(data.get("when"), data.key_lines.get("when", data.line),
                               f"criterion '{name}'")
         if title is None or when is None:
             return None
-        return Criterion(name, title, when, self.mark(line))
+        return Criterion(name, title, when, self.mark(line), label)
 
     def derived(self, name: str, value: Any, line: int) -> Derived | None:
         data = self.mapping(value, line, f"derived value '{name}'")
@@ -383,11 +384,14 @@ class _Reader:
             return None
         kind = self.text(data, "kind", f"derived value '{name}'")
         title = self.text(data, "title", f"derived value '{name}'")
+        label = self.text(data, "label", f"derived value '{name}'", required=False)
+        unit = self.text(data, "unit", f"derived value '{name}'", required=False)
         scope = self.choice(data, "scope", get_args(Scope), "patient", f"derived value '{name}'")
         params = {k: v for k, v in data.items() if k not in DERIVED_KEYS}
         if kind is None or title is None:
             return None
-        return Derived(name, scope, kind, params, title, self.mark(line))  # type: ignore[arg-type]
+        return Derived(name, scope, kind, params, title, self.mark(line),  # type: ignore[arg-type]
+                       label, unit)
 
     def rules(self, data: _MarkedDict) -> tuple[Rule, ...]:
         if "rules" not in data:
@@ -419,6 +423,7 @@ class _Reader:
         what = f"rule '{rule_id}'"
         self.keys(data, RULE_KEYS, what)
         title = self.text(data, "title", what)
+        label = self.text(data, "label", what, required=False)
         kind = self.choice(data, "kind", get_args(Kind), "judgement", what)
         scope = self.choice(data, "scope", get_args(Scope), "patient", what)
         when = self.condition(data.get("when"), data.key_lines.get("when", data.line), what)
@@ -439,6 +444,7 @@ class _Reader:
             assumptions=self.text_list(data, "assumptions", what),
             report=self.text_list(data, "report", what), message=message, reasons=reasons,
             mark=self.mark(data.line), undecided_if=undecided_if,
+            label=label,
         )
 
     def message(self, data: _MarkedDict, kind: str, what: str) -> Message | None:

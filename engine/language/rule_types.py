@@ -140,6 +140,7 @@ class Criterion:
     title: str
     when: Condition
     mark: Mark
+    label: str | None = None  # a short title for reports, where the title is long
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ class Derived:
     params: dict[str, Any]
     title: str
     mark: Mark
+    label: str | None = None  # a short title for reports, where the title is long
+    unit: str | None = None  # the unit its values are shown in
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ class Rule:
     # While this holds (or may hold), a ``when`` that is false gives ``indeterminate``, not
     # ``not_met``: the evidence could still come (an open window, an unjudged visit).
     undecided_if: Condition | None = None
+    label: str | None = None  # a short title for reports, where the title is long
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,17 @@
-"""Render assessments for people (rich tables) and for programs (JSON)."""
+"""Render assessments for people (text for any terminal width) and for programs (JSON).
+
+The text report is laid out for the console's width (80 columns and up; the terminal's
+width, or ``COLUMNS`` when piped): a block per judgement group (CID, response, withdrawal,
+safety, guidance), each judgement with its status first, in colour and in words, then its
+working in clinical words. Lines are wrapped between words, never inside one. Citations and
+assumptions are numbered notes at the end. Text from patient files and rule packs is printed
+literally (``literal``): no markup is read in it and control characters are shown escaped.
+"""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,12 +19,29 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jdm_cds.model.assessment import Assessment, Assumption, Judgement, Source
+from jdm_cds.model.assessment import Assessment, Judgement, Source
+from jdm_cds.report.glossary import Glossary, default_glossary
+from jdm_cds.report.judgement_text import (
+    STATUS_WORDS,
+    Line,
+    criteria_lines,
+    values_line,
+    why_lines,
+)
+from jdm_cds.report.literal import literal
 from jdm_cds.report.timeline import Row
 
 STATUS_STYLE = {"met": "bold green", "not_met": "bold red", "indeterminate": "bold yellow",
                 "not_applicable": "dim"}
-INDICATOR_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+INDICATOR_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+
+# Judgement groups in reading order: rule ids start with the group's name; a plugin's
+# judgements, alerts and cards are guidance.
+GROUPS = {"cid": "Clinically inactive disease", "response": "Treatment response",
+          "withdrawal": "Withdrawal of treatments", "safety": "Safety",
+          "guidance": "Antibody-specific guidance"}
+STATUS_WIDTH = 16  # "NOT APPLICABLE" and two spaces
+NARROW = 60  # below this width the status stands on its own line
 
 
 def to_json(assessments: Sequence[Assessment], many: bool) -> str:
@@ -24,85 +49,197 @@ def to_json(assessments: Sequence[Assessment], many: bool) -> str:
     return json.dumps(data if many else data[0], indent=2, ensure_ascii=False)
 
 
-def _criteria(judgement: Judgement, status: str) -> str:
-    tests = judgement.because.get("criteria", [])
-    sizes = Counter(c["criterion"] for c in tests)
-    # A criterion made of several tests can hold in one and fail in another: name the test.
-    names = [c["test"] if not c["criterion"] else c["criterion"] if sizes[c["criterion"]] == 1
-             else f"{c['criterion']}: {c['test']}" for c in tests if c["status"] == status]
-    return ", ".join(dict.fromkeys(names)) or "-"
+def _group(rule: str, plugin: str | None) -> str:
+    if plugin is not None:
+        return "guidance"
+    prefix = rule.split(".", 1)[0]
+    return prefix if prefix in GROUPS else "other"
 
 
-def _number(value: Any) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+class _Notes:
+    """Citations and assumptions, numbered in order of first use."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[str, str], int] = {}
+
+    def mark(self, kind: str, text: str) -> int:
+        return self.numbers.setdefault((kind, text), len(self.numbers) + 1)
+
+    def of(self, citations: Sequence[Source], assumptions: Sequence[str]) -> str:
+        marks = [self.mark("source", _source(s)) for s in citations]
+        marks += [self.mark("assumption", a) for a in assumptions]
+        return ("notes " + ", ".join(str(n) for n in marks)) if marks else ""
 
 
-def _values(judgement: Judgement) -> str:
-    return "; ".join(f"{k}={_number(v)}" for k, v in judgement.values.items() if v is not None)
+def _source(source: Source) -> str:
+    return f"{source.label} {source.url}" if source.url else source.label
 
 
-def _grounds(sources: Sequence[Source], assumptions: Sequence[Assumption],
-             console: Console) -> None:
-    """Every reference and assumption behind an alert, recommendation or card."""
-    for source in sources:
-        url = f" {source.url}" if source.url else ""
-        console.print(f"  source: {source.label}{url}", style="dim", markup=False)
-    for assumption in assumptions:
-        console.print(f"  ASSUMPTION: {assumption.text}", style="dim", markup=False)
+class _Writer:
+    """Lays out blocks of status + wrapped text for one console width."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.width = max(console.width, 20)
+        narrow = self.width < NARROW
+        self.indent = 2 if narrow else STATUS_WIDTH
+        self.narrow = narrow
+
+    def wrap(self, text: str, width: int, hang: int = 0) -> list[str]:
+        return textwrap.wrap(text, width=max(width, 10), subsequent_indent=" " * hang,
+                             break_on_hyphens=False) or [""]
+
+    def print(self, text: Text) -> None:
+        self.console.print(text, soft_wrap=True, highlight=False)
+
+    def rule(self, title: str) -> None:
+        head = f"── {title} "
+        self.print(Text(""))
+        self.print(Text(head + "─" * max(self.width - len(head), 2), style="bold"))
+
+    def paragraph(self, text: str, style: str = "", indent: int = 0) -> None:
+        for line in self.wrap(text, self.width - indent):
+            self.print(Text(" " * indent + line, style=style))
+
+    def entry(self, status: str, status_style: str, title: str,
+              lines: Sequence[Line | str], footer: str) -> None:
+        """A status word, then the title and lines wrapped in the body column."""
+        body = self.width - self.indent
+        titled = self.wrap(title, body)
+        if self.narrow:
+            self.print(Text(status, style=status_style))
+            start = 0
+        else:
+            first = Text(f"{status:<{STATUS_WIDTH}}", style=status_style)
+            first.append(titled[0], style="bold")
+            self.print(first)
+            start = 1
+        for line in titled[start:]:
+            self.print(Text(" " * self.indent + line, style="bold"))
+        for item in lines:
+            if isinstance(item, Line):
+                wrapped = self.wrap(f"{item.heading}: {item.text}", body, hang=2)
+                head_len = len(item.heading) + 1
+                for index, line in enumerate(wrapped):
+                    text = Text(" " * self.indent)
+                    if index == 0:
+                        text.append(line[:head_len], style="italic")
+                        text.append(line[head_len:])
+                    else:
+                        text.append(line)
+                    self.print(text)
+            else:
+                for line in self.wrap(item, body):
+                    self.print(Text(" " * self.indent + line))
+        if footer:
+            for line in self.wrap(footer, body):
+                self.print(Text(" " * self.indent + line, style="dim"))
 
 
-def render_text(assessment: Assessment, console: Console) -> None:
+def judgement_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
+    """The working of a judgement, every piece of text escaped for a terminal."""
+    lines = [*why_lines(judgement, glossary)]
+    shown = values_line(judgement, glossary)
+    if shown is not None:
+        lines.append(shown)
+    lines += criteria_lines(judgement, glossary)
+    return [Line(line.heading, literal(line.text, prose=True)) for line in lines]
+
+
+def _stale(assessment: Assessment) -> list[str]:
+    """The stale-data warnings of an assessment, if the model carries them."""
+    stale = getattr(assessment, "stale_data", None)
+    if not stale:
+        return []
+    items = stale if isinstance(stale, list | tuple) else [stale]
+    return [_describe(item) for item in items]
+
+
+def _describe(item: object) -> str:
+    if hasattr(item, "model_dump"):
+        data = item.model_dump(mode="json")
+        text = data.get("message") or data.get("text") or data.get("detail")
+        if isinstance(text, str):
+            return text
+        return "; ".join(f"{k}: {v}" for k, v in data.items() if v is not None)
+    return str(item)
+
+
+def render_text(assessment: Assessment, console: Console,
+                glossary: Glossary | None = None) -> None:
+    """The text report of one assessment, laid out for ``console.width`` columns."""
+    words = glossary or default_glossary()
+    out = _Writer(console)
+    notes = _Notes()
     visit = assessment.evaluation_visit
-    console.print(Text.assemble(
-        ("Patient ", "bold"), (assessment.patient_id, "bold"),
-        f"  evaluated at {assessment.evaluated_at}",
-        f" (evaluation visit {visit})" if visit else " (no visit on or before that date)",
-    ))
-    table = Table(show_lines=True, expand=False)
-    for column in ("judgement", "status", "met", "failed", "missing / why open", "rule, citation"):
-        table.add_column(column, overflow="fold")
-    # Assumptions are long and shared between rules: each is printed once, under the table,
-    # and the rows that rest on it point to its number.
-    footnotes: dict[str, int] = {}
-    for key, judgement in assessment.judgements.items():
-        status = Text(judgement.status, style=STATUS_STYLE[judgement.status])
-        if judgement.values and _values(judgement):
-            status.append(f"\n{_values(judgement)}", style="")
-        open_items = [*judgement.missing, *judgement.reasons]
-        cited = "; ".join(c.label.split(".")[0] for c in judgement.citations)
-        notes = [f"{judgement.rule} v{judgement.version}", cited]
-        marks = [footnotes.setdefault(a.text, len(footnotes) + 1) for a in judgement.assumptions]
-        if marks:
-            notes.append("ASSUMPTION " + ", ".join(f"[{n}]" for n in marks))
-        table.add_row(key, status, _criteria(judgement, "met"), _criteria(judgement, "not_met"),
-                      "\n".join(open_items) or "-", "\n".join(notes))
-    console.print(table)
-    for text, number in footnotes.items():
-        console.print(f"[{number}] ASSUMPTION: {text}", style="dim", markup=False)
+    head = Text("Patient ", style="bold")
+    head.append(literal(assessment.patient_id), style="bold")
+    out.print(head)
+    out.paragraph(f"Evaluated at {assessment.evaluated_at}"
+                  + (f", evaluation visit {visit}" if visit else
+                     " (no visit on or before that date)"))
+    for warning in _stale(assessment):
+        out.paragraph(f"STALE DATA: {literal(warning, prose=True)}", style="bold red")
+    unmapped = getattr(assessment, "unmapped", None)
+    if unmapped:
+        out.paragraph(f"Not read from the FHIR input: {literal(_describe(unmapped), True)}",
+                      style="bold yellow")
+
+    blocks: dict[str, list[tuple[str, str, str, list[Line | str], str]]] = {
+        group: [] for group in (*GROUPS, "other")}
+    for judgement in assessment.judgements.values():
+        footer = " · ".join(x for x in (
+            f"{literal(judgement.rule)} {literal(judgement.version)}",
+            notes.of(judgement.citations, [a.text for a in judgement.assumptions])) if x)
+        title = words.rule(judgement.rule, judgement.title)
+        blocks[_group(judgement.rule, judgement.plugin)].append((
+            STATUS_WORDS[judgement.status], STATUS_STYLE[judgement.status],
+            literal(title, prose=True), list(judgement_lines(judgement, words)), footer))
     for alert in assessment.alerts:
-        when = f" ({alert.visit_date})" if alert.visit_date else ""
-        console.print(Text.assemble((f"ALERT {alert.indicator}{when}: ",
-                                     INDICATOR_STYLE[alert.indicator]), alert.summary))
-        if alert.detail:
-            console.print(f"  {alert.detail}  [{alert.rule} v{alert.version}]", style="dim",
-                          markup=False)
-        _grounds(alert.sources, alert.assumptions, console)
+        footer = " · ".join(x for x in (
+            f"{literal(alert.rule)} {literal(alert.version)}",
+            notes.of(alert.sources, [a.text for a in alert.assumptions])) if x)
+        blocks[_group(alert.rule, alert.plugin)].append((
+            alert.indicator.upper(), INDICATOR_STYLE[alert.indicator],
+            literal(alert.summary, prose=True), [literal(alert.detail, prose=True)]
+            if alert.detail else [], footer))
     for rec in assessment.recommendations:
-        console.print(Text.assemble(("RECOMMENDATION: ", "bold cyan"), rec.summary))
-        console.print(f"  {rec.detail}  [because {rec.because}; {rec.rule} v{rec.version}]",
-                      style="dim", markup=False)
-        _grounds(rec.sources, rec.assumptions, console)
+        footer = " · ".join(x for x in (
+            f"{literal(rec.rule)} {literal(rec.version)}",
+            notes.of(rec.sources, [a.text for a in rec.assumptions])) if x)
+        blocks[_group(rec.rule, rec.plugin)].append((
+            "RECOMMENDATION", "bold cyan", literal(rec.summary, prose=True),
+            [literal(rec.detail, prose=True),
+             Line("Because", literal(rec.because, prose=True))], footer))
     for card in assessment.guidance:
-        console.print(Text.assemble((f"GUIDANCE {card.indicator} [{card.plugin}]: ",
-                                     INDICATOR_STYLE[card.indicator]), card.summary))
-        version = f"  [{card.id} v{card.version}]" if card.version else f"  [{card.id}]"
-        console.print(f"  {card.detail}{version}", style="dim", markup=False)
-        _grounds(card.sources, card.assumptions, console)
+        footer = " · ".join(x for x in (
+            f"{literal(card.id)} {literal(card.version or '')}".rstrip(),
+            f"plugin {literal(card.plugin or '-')}",
+            notes.of(card.sources, [a.text for a in card.assumptions])) if x)
+        blocks["guidance"].append((card.indicator.upper(), INDICATOR_STYLE[card.indicator],
+                                   literal(card.summary, prose=True),
+                                   [literal(card.detail, prose=True)], footer))
     for error in assessment.errors:
-        # Not markup: "[name]" would be read as a style tag and vanish.
-        console.print(f"PLUGIN ERROR [{error.plugin}] in {error.hook}: {error.error}",
-                      style="bold red", markup=False)
-    console.print("Decision support only: these judgements inform, and do not replace, the "
+        blocks["guidance"].append(("PLUGIN ERROR", "bold red",
+                                   f"plugin {literal(error.plugin)} failed in "
+                                   f"{literal(error.hook)}", [literal(error.error, True)], ""))
+    for group, entries in blocks.items():
+        if not entries:
+            continue
+        out.rule(GROUPS.get(group, "Other judgements"))
+        for status, style, title, lines, footer in entries:
+            out.print(Text(""))
+            out.entry(status, style, title, lines, footer)
+    if notes.numbers:
+        out.rule("Notes")
+        for (kind, text), number in notes.numbers.items():
+            mark = f"[{number}] "
+            label = "ASSUMPTION: " if kind == "assumption" else ""
+            for line in out.wrap(mark + label + literal(text, prose=True), out.width,
+                                 hang=len(mark)):
+                out.print(Text(line))
+    out.print(Text(""))
+    out.paragraph("Decision support only: these judgements inform, and do not replace, the "
                   "clinician's judgement.", style="dim italic")
 
 

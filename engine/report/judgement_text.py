@@ -1,0 +1,116 @@
+"""A judgement in words: its criteria, why it is open, what it rests on.
+
+Shared by the text report and the patient page, so that both say the same thing. Every
+string that comes from a patient file or a rule pack is returned as written; the caller
+escapes it for its medium (``literal`` for a terminal, HTML escaping for a page).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jdm_cds.model.assessment import Judgement
+from jdm_cds.report.glossary import PATIENT_FIELDS, Glossary
+
+STATUS_WORDS = {"met": "MET", "not_met": "NOT MET", "indeterminate": "INDETERMINATE",
+                "not_applicable": "NOT APPLICABLE"}
+CRITERIA_HEADINGS = (("met", "Met"), ("not_met", "Not met"), ("indeterminate", "Unknown"),
+                     ("not_needed", "Not needed"))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One statement of the working: a heading ("Met") and what it says."""
+
+    heading: str
+    text: str
+
+
+def _test_words(test: str, glossary: Glossary) -> str:
+    """``ck_u_l <= 150`` as ``CK <= 150 U/L``; ``cid_now is met`` as ``CID now is met``."""
+    name, _, rest = test.partition(" ")
+    term = glossary.term(name)
+    op, _, operand = rest.partition(" ")
+    if op == "contains":
+        return f"{term.label} include {operand}"
+    if op == "=" and operand in ("true", "false"):
+        return f"{term.label}: {'yes' if operand == 'true' else 'no'}"
+    unit = f"\u00a0{term.unit}" if term.unit and operand.replace(".", "", 1).isdigit() else ""
+    return f"{term.label} {op} {operand}{unit}"
+
+
+def _shown(value: Any) -> bool:
+    """A value worth showing next to its test: a measure, not a yes/no or a status that
+    the test's outcome already says."""
+    return value is not None and not isinstance(value, bool) and value not in STATUS_WORDS
+
+
+def criteria_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
+    """The criteria grouped by outcome, each with the values it read."""
+    entries: dict[str, list[str]] = {status: [] for status, _ in CRITERIA_HEADINGS}
+    tests: list[dict[str, Any]] = judgement.because.get("criteria", [])
+    by_criterion: dict[str, list[dict[str, Any]]] = {}
+    for test in tests:
+        key = test["criterion"] or f"test:{test['test']}"
+        by_criterion.setdefault(key, []).append(test)
+    for key, group in by_criterion.items():
+        statuses = {t["status"] for t in group}
+        values = {t["test"].partition(" ")[0]: t["value"] for t in group if _shown(t["value"])}
+        if key.startswith("test:") or len(statuses) > 1:
+            # No criterion, or a criterion that holds in one test and fails in another:
+            # each test is said on its own.
+            prefix = "" if key.startswith("test:") else \
+                f"{glossary.criterion(judgement.pack, key)}: "
+            for t in group:
+                name = t["test"].partition(" ")[0]
+                shown = f" ({glossary.term(name).show(t['value'])})" if _shown(t["value"]) \
+                    else ""
+                entries[t["status"]].append(f"{prefix}{_test_words(t['test'], glossary)}"
+                                            f"{shown}")
+            continue
+        label = glossary.criterion(judgement.pack, key)
+        if len(values) == 1:
+            [(name, value)] = values.items()
+            label += f" ({glossary.term(name).show(value)})"
+        elif values:
+            label += " (" + ", ".join(f"{glossary.term(n).label} {glossary.term(n).show(v)}"
+                                      for n, v in values.items()) + ")"
+        entries[statuses.pop()].append(label)
+    return [Line(heading, "; ".join(entries[status]))
+            for status, heading in CRITERIA_HEADINGS if entries[status]]
+
+
+def values_line(judgement: Judgement, glossary: Glossary) -> Line | None:
+    shown = [f"{glossary.term(name).label}: {glossary.term(name).show(value)}"
+             for name, value in judgement.values.items() if value is not None]
+    return Line("Values", "; ".join(shown)) if shown else None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def why_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
+    """Why an open judgement is open, or why it does not apply, in sentences."""
+    if judgement.status == "not_applicable":
+        failed = [line.text for line in criteria_lines(judgement, glossary)
+                  if line.heading == "Not met"]
+        reason = "; ".join(failed) or "its condition of application does not hold"
+        return [Line("Why", f"Not applicable, because this does not hold: {reason}.")]
+    if judgement.status != "indeterminate":
+        return []
+    said: list[str] = []
+    recorded = [glossary.term(f).label for f in judgement.missing if f in PATIENT_FIELDS]
+    derived = [glossary.term(f).label for f in judgement.missing if f not in PATIENT_FIELDS]
+    where = f"at the visit of {judgement.visit_date}" if judgement.visit_date else \
+        "at the evaluation visit"
+    if recorded:
+        said.append(f"Not recorded {where}: {', '.join(recorded)}.")
+    if derived:
+        said.append(f"Not yet known: {', '.join(derived)}.")
+    said += [_sentence(reason) for reason in judgement.reasons]
+    return [Line("Why open", " ".join(said) or "The measured values do not decide it.")]

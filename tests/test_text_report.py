@@ -1,0 +1,116 @@
+"""The text report: golden files at 80, 120 and 200 columns; no line wider than the console
+and no word split across lines, at any width; clinical words instead of internal names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from pathlib import Path
+
+import pytest
+from rich.cells import cell_len
+from rich.console import Console
+
+import jdm_cds
+from jdm_cds.defaults import default_evaluator
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.report.glossary import Glossary
+from jdm_cds.report.text import render_text
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"
+GOLDEN = Path(__file__).parent / "data" / "golden"
+# Set to rewrite the golden files after a deliberate change of the layout; review the diff.
+UPDATE = os.environ.get("JDM_CDS_UPDATE_GOLDEN") == "1"
+DATES = {"last": None, "open": dt.date(2020, 4, 30)}
+
+
+def render(assessment: Assessment, width: int) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False)
+    render_text(assessment, console, Glossary.of(default_evaluator().rulebase))
+    return out.getvalue()
+
+
+def assess(at: dt.date | None) -> Assessment:
+    return default_evaluator().evaluate(jdm_cds.load_patient(EXAMPLE), at)
+
+
+@pytest.mark.parametrize("when", sorted(DATES))
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_golden(width: int, when: str) -> None:
+    text = render(assess(DATES[when]), width)
+    golden = GOLDEN / f"patient-mda5-{when}-{width}.txt"
+    if UPDATE:
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def _collapsed(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _source_texts(assessment: Assessment) -> list[str]:
+    """Text the report must show whole: prose from the rule packs and plugins."""
+    texts: list[str] = []
+    for j in assessment.judgements.values():
+        texts += [a.text for a in j.assumptions] + [c.label for c in j.citations]
+    for alert in assessment.alerts:
+        texts += [alert.summary, alert.detail, alert.source.label]
+    for rec in assessment.recommendations:
+        texts += [rec.summary, rec.detail]
+    for card in assessment.guidance:
+        texts += [card.summary, card.detail]
+    return texts
+
+
+@pytest.mark.parametrize("width", [40, 59, 60, 72, 80, 100, 120, 160, 200])
+@pytest.mark.parametrize("when", sorted(DATES))
+def test_no_line_wider_than_the_console_and_no_word_split(width: int, when: str) -> None:
+    assessment = assess(DATES[when])
+    text = render(assessment, width)
+
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    # A word split across two lines would break the text apart when lines are joined.
+    whole = _collapsed(text)
+    for source in _source_texts(assessment):
+        assert _collapsed(source) in whole, source
+
+
+def test_clinical_words_not_internal_names() -> None:
+    text = render(assess(DATES["open"]), 80)
+
+    for internal in ("cmas_normal", "cid_now_on_jak", "window_cid_visits_final", "ck_u_l",
+                     "steroid_dose_now", "days_to_cid"):
+        assert internal not in text, internal
+    assert "CK <= 150 U/L (160\u00a0U/L)" in text  # the deciding value with its unit
+    assert "NOT MET         CID, PRINTO (3 of 4 criteria)" in text
+    assert ("Why open: The 6-month window is still open on the evaluation date (it closes on "
+            "day 183).") in " ".join(text.split())
+
+
+def test_groups_come_in_clinical_order() -> None:
+    text = render(assess(None), 120)
+    heads = [line.split("─", 2)[2].strip(" ─") for line in text.splitlines()
+             if line.startswith("── ")]
+    assert heads == ["Clinically inactive disease", "Treatment response",
+                     "Withdrawal of treatments", "Safety", "Antibody-specific guidance",
+                     "Notes"]
+
+
+def test_each_status_word_stands_first_with_its_colour() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system="standard", force_terminal=True)
+    render_text(assess(DATES["open"]), console)
+    text = out.getvalue()
+    assert "\x1b[1;31mNOT MET" in text  # bold red
+    assert "\x1b[1;33mINDETERMINATE" in text  # bold yellow
+    assert "\x1b[1;32mMET" in text  # bold green
+
+
+def test_the_readme_shows_the_real_demo_output() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- demo-start -->\n```text\n")[1].split("```\n<!-- demo-end -->")[0]
+    assert block.strip()
+    assert render(assess(None), 80).startswith(block)
