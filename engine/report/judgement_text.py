@@ -7,6 +7,7 @@ escapes it for its medium (``literal`` for a terminal, HTML escaping for a page)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,15 @@ def _shown(value: Any) -> bool:
 
 def criteria_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
     """The criteria grouped by outcome, each with the values it read."""
+    entries = _entries(judgement, glossary)
+    if judgement.status == "not_applicable":
+        entries["not_met"] = []  # said as the reason (``why_lines``)
+    return [Line(heading, "; ".join(entries[status]))
+            for status, heading in CRITERIA_HEADINGS if entries[status]]
+
+
+def _entries(judgement: Judgement, glossary: Glossary) -> dict[str, list[str]]:
+    """Each criterion (or test) in words, by its outcome."""
     entries: dict[str, list[str]] = {status: [] for status, _ in CRITERIA_HEADINGS}
     tests: list[dict[str, Any]] = judgement.because.get("criteria", [])
     by_criterion: dict[str, list[dict[str, Any]]] = {}
@@ -70,20 +80,39 @@ def criteria_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
                                             f"{shown}")
             continue
         label = glossary.criterion(judgement.pack, key)
-        if len(values) == 1:
-            [(name, value)] = values.items()
-            label += f" ({glossary.term(name).show(value)})"
-        elif values:
-            label += " (" + ", ".join(f"{glossary.term(n).label} {glossary.term(n).show(v)}"
-                                      for n, v in values.items()) + ")"
+        pairs = _distinct(glossary, values.items())
+        if len(pairs) == 1:
+            label += f" ({pairs[0][1]})"
+        elif pairs:
+            label += " (" + ", ".join(f"{name} {shown}" for name, shown in pairs) + ")"
         entries[statuses.pop()].append(label)
-    return [Line(heading, "; ".join(entries[status]))
-            for status, heading in CRITERIA_HEADINGS if entries[status]]
+    return entries
+
+
+def _distinct(glossary: Glossary, values: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """(label, shown value) pairs, without a value said twice: a bound that equals the
+    value it bounds ("Total Improvement Score, at least" 95 after the score 95) and empty
+    lists are left out."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for name, value in values:
+        if isinstance(value, list | tuple):
+            if not value:
+                continue
+            value = ", ".join(str(v) for v in value)
+        term = glossary.term(name)
+        shown = term.show(value)
+        key = (term.label.split(",")[0], shown)
+        if key not in seen:
+            seen.add(key)
+            pairs.append((term.label, shown))
+    return pairs
 
 
 def values_line(judgement: Judgement, glossary: Glossary) -> Line | None:
-    shown = [f"{glossary.term(name).label}: {glossary.term(name).show(value)}"
-             for name, value in judgement.values.items() if value is not None]
+    shown = [f"{label}: {value}" for label, value in _distinct(
+        glossary, ((name, value) for name, value in judgement.values.items()
+                   if value is not None))]
     return Line("Values", "; ".join(shown)) if shown else None
 
 
@@ -97,10 +126,11 @@ def _sentence(text: str) -> str:
 def why_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
     """Why an open judgement is open, or why it does not apply, in sentences."""
     if judgement.status == "not_applicable":
-        failed = [line.text for line in criteria_lines(judgement, glossary)
-                  if line.heading == "Not met"]
-        reason = "; ".join(failed) or "its condition of application does not hold"
-        return [Line("Why", f"Not applicable, because this does not hold: {reason}.")]
+        failed = _entries(judgement, glossary)["not_met"]
+        if not failed:
+            return [Line("Why", "Not applicable: its condition of application does not hold.")]
+        return [Line("Why", f"Not applicable, because this does not hold: "
+                     f"{'; '.join(failed)}.")]
     if judgement.status != "indeterminate":
         return []
     said: list[str] = []
