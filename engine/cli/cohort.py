@@ -49,14 +49,24 @@ def cohort(
     from jdm_cds.cohort.summary import Cohort, InvalidFile, render_cohort
 
     disabled = tuple(disable_plugin or ())
+    parquet = out is not None and out.suffix.lower() == ".parquet"
+    if parquet and output is Format.jsonl:
+        raise typer.BadParameter("--output FILE.parquet writes tables: use --format text or "
+                                 "json for the summary")
     task = Task(mode="cohort", engines=(EngineSpec(disabled),),
-                json="line" if output is Format.jsonl else None)
+                json="line" if output is Format.jsonl and not parquet else None,
+                tables=parquet)
 
     def local() -> list[Evaluator]:
         return [build_evaluator(list(disabled))]
 
     summary = Cohort()
     stream = results(Inputs(paths), task, jobs, scheduler, quiet, local)
+    if parquet:  # the tables, and the summary (text or json) on standard output
+        from jdm_cds.cohort.tables import write_parquet
+
+        assert out is not None
+        stream, out = write_parquet(stream, out), None
     with output_file(out) as sink:
         for result in stream:
             if result.error is not None:

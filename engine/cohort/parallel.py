@@ -74,7 +74,7 @@ def unique_patients(stream: Iterable[Result]) -> Iterator[Result]:
             if first != result.label:
                 result.error = [f"{result.label}: id: patient '{result.patient_id}' was already "
                                 f"read from {first}: this file is left out"]
-                result.json = result.value = None
+                result.json = result.value = result.tables = None
         yield result
 
 

@@ -47,6 +47,7 @@ class Task:
     at: date | None = None
     json: Literal["indent", "line", None] = None  # serialise each entry, and how
     text: bool = False  # return the assessment itself (for the text report)
+    tables: bool = False  # return the rows of the Parquet tables (jdm_cds.cohort.tables)
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class Result:
     error: list[str] | None = None  # one line a problem, each naming the file
     json: bytes | None = None  # the entry as JSON, as the output format wants it
     value: Any = None  # what the mode returns: assessment, timeline rows, summary, changes
+    tables: Any = None  # the rows of the Parquet tables (jdm_cds.cohort.tables.Rows)
     warnings: list[str] = field(default_factory=list)  # e.g. a plugin that failed
 
 
@@ -171,7 +173,7 @@ def run_item(item: WorkItem, task: Task, evaluators: Sequence[Evaluator]) -> Res
         result.error = [f"{item.label}: -: internal error while evaluating patient "
                         f"'{patient.id}': {_describe(error)}"]
     if result.error is not None:
-        result.json = result.value = None
+        result.json = result.value = result.tables = None
     return result
 
 
@@ -204,6 +206,10 @@ def _keep_assessment(assessment: Assessment, task: Task, result: Result,
         result.json = _dumps(assessment.model_dump(mode="json"), task.json)
     if task.text and keep_value:
         result.value = assessment
+    if task.tables:
+        from jdm_cds.cohort.tables import assessment_rows
+
+        result.tables = assessment_rows(result.label, assessment)
 
 
 def _dumps(data: Any, how: Literal["indent", "line"]) -> bytes:
