@@ -8,7 +8,7 @@ facts with derived values) -> ``runtime`` (durable_rules session) -> this module
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, get_args
@@ -23,12 +23,19 @@ from jdm_cds.language.compiler import (
     leaf_key,
     list_key,
 )
+from jdm_cds.language.dependencies import (
+    Requirements,
+    describe,
+    evaluation_status_fields,
+    requirements,
+)
 from jdm_cds.language.relevance import Relevance
-from jdm_cds.language.rule_types import Contains, Is, RuleRef, Scope, Status
+from jdm_cds.language.rule_types import STATUSES, Contains, Is, Scope, Status
 from jdm_cds.model.assessment import (
     Alert,
     Assessment,
     Assumption,
+    Dependency,
     GuidanceCard,
     Judgement,
     PluginError,
@@ -74,7 +81,9 @@ class Evaluator:
         self._judge_keys = {rule: judge_key(rule) for rule in visit_judgements}
         self._facts = FactBuilder(derived, visit_judgements,
                                   bool(rulebase.judgements("patient")))
-        self._explained = {rule_id: _Explained.of(c) for rule_id, c in rulebase.rules.items()}
+        status_fields = evaluation_status_fields(rulebase.packs)
+        self._explained = {rule_id: _Explained.of(c, status_fields)
+                           for rule_id, c in rulebase.rules.items()}
         self._patient_rules = any(c.rule.scope == "patient" for c in rulebase.rules.values())
         # A visit that no judgement needs is asserted only if a per-visit alert could match
         # it (it holds a key such a rule needs): each asserted fact costs at least one firing.
@@ -132,11 +141,13 @@ class _Explained:
     named: tuple[str, ...]  # fields the rule tests, then the values it reports
     assumptions: list[Assumption]
     citations: list[Source]
+    depends_on: Requirements  # the judgements a recommendation was written for
 
     @classmethod
-    def of(cls, compiled: CompiledRule) -> _Explained:
+    def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
         pack, rule = compiled.pack, compiled.rule
         return cls(
+            depends_on=requirements(rule, pack, status_fields),
             tests=tuple(_Test(leaf.field, leaf_key(leaf),
                               compiled.leaf_criteria.get(leaf_key(leaf)),
                               list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
@@ -278,10 +289,12 @@ class _Builder:
     def recommendation(self, compiled: CompiledRule, fact: Fact) -> Recommendation:
         rule, message = compiled.rule, compiled.rule.message
         assert message is not None
-        triggers = [c.rule for c in [rule.when] if isinstance(c, RuleRef)]
+        required = self.explained[rule.id].depends_on
         return Recommendation(
             id=rule.id, summary=_fill(message.summary, fact), detail=_fill(message.detail, fact),
-            because=", ".join(f"{t} is met" for t in triggers) or rule.title,
+            because=describe(required) or rule.title,
+            depends_on=[Dependency(rule=name, statuses=sorted(allowed, key=STATUSES.index))
+                        for name, allowed in required.items()],
             sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )

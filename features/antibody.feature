@@ -101,6 +101,26 @@ Feature: Antibody-specific guidance from the built-in plugins
       | day 100 | 1     | no  |
       | day 190 | no    | 1   |
 
+  @anti_tif1g.no_cid_by_3_months @anti_tif1g.cid_after_6_months
+  Scenario Outline: Anti-TIF1g in CID after day 90: no card says otherwise (<when>)
+    Given the patient has antibody anti-TIF1g
+    And the visits:
+      | date    | CK (U/L) | CMAS | MMT8 | physician global | skin DAS |
+      | day 45  | 150      | 44   | 72   | 3                | 4        |
+      | day 100 | 120      | 46   | 74   | 2.5              | 3        |
+      | day 190 | 110      | 48   | 76   | 2                | 3        |
+      | <day>   | 100      | 50   | 79   | 0.1              | 0        |
+    When the patient is evaluated on <day>
+    Then cid.printo_skin is met
+    And cid.within_6_months is <window>
+    And there is no recommendation "without clinically inactive disease"
+    And there are <later> recommendations "reached only after the study's 6-month window"
+
+    Examples:
+      | when                      | day     | window  | later |
+      | CID at day 120, in window | day 120 | met     | no    |
+      | CID at day 263, too late  | day 263 | not met | 1     |
+
   @anti_tif1g.no_cid_by_3_months
   Scenario: Anti-TIF1g with CID in the first 3 months: no reassessment advised
     Given the patient has antibody anti-TIF1g

@@ -85,13 +85,14 @@ Feature: The study's ten cases, walked through their judgements
     And cid.printo_skin is not met
     And cid.p_cid is not met
 
-  @window @cid.within_6_months
-  Scenario: P09 reaches CID at 9 months: too late for the study's outcome
+  @window @cid.within_6_months @anti_tif1g.cid_after_6_months
+  Scenario: P09 reaches CID at 9 months: too late for the study's outcome, and told so
     Given the study case P09
     When the patient is evaluated
     Then cid.printo_skin is met
     And cid.within_6_months is not met
-    And there is a recommendation "6 months into JAK-inhibitor treatment"
+    And there is a recommendation "reached only after the study's 6-month window"
+    And there is no recommendation "without clinically inactive disease"
 
   @window @cid.within_6_months
   Scenario: P04 at 4 months: the window is still open, so no verdict yet

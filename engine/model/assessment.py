@@ -109,11 +109,21 @@ class Alert(_Sourced):
     plugin: str | None = None
 
 
+class Dependency(_Model):
+    """A judgement of the same evaluation, and the states it was written for."""
+
+    rule: str
+    statuses: list[Status]
+
+
 class Recommendation(_Sourced):
     id: str
     summary: str
     detail: str
     because: str = Field(description="the judgements it depends on, in words")
+    depends_on: list[Dependency] = Field(
+        default_factory=list, description="each judgement of the same evaluation it rests "
+        "on, with the statuses it was written for; it is shown only in those")
     source: Source = _source()
     sources: list[Source] = _sources()
     assumptions: list[Assumption] = _assumptions()
