@@ -77,7 +77,7 @@ def test_examples_and_study_cases(path: Path) -> None:
 
 
 def test_an_anti_tif1g_patient_in_cid_after_the_window_is_told_so() -> None:
-    """P09 (anti-TIF1γ) reaches CID at day 270: not 'without CID ... review', but later."""
+    """P09 (anti-TIF1g) reaches CID at day 270: not 'without CID ... review', but later."""
     p09 = load_patient(ROOT / "features" / "study_cases" / "P09.yaml")
     last = default_evaluator().evaluate(p09)
     ids = {rec.rule for rec in last.recommendations}
@@ -94,7 +94,7 @@ def test_recommendations_are_checked_on_a_contradiction() -> None:
     p09 = load_patient(ROOT / "features" / "study_cases" / "P09.yaml")
     last = default_evaluator().evaluate(p09)
     rec = next(r for r in last.recommendations if r.rule == "anti_tif1g.cid_after_6_months")
-    wrong = rec.model_copy(update={"summary": "Anti-TIF1γ without clinically inactive disease"})
+    wrong = rec.model_copy(update={"summary": "Anti-TIF1g without clinically inactive disease"})
     assert contradictions(last.model_copy(update={"recommendations": [wrong]}))
 
 
