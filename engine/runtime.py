@@ -35,7 +35,7 @@ from typing import Any
 import durable_rules_engine as core
 import orjson
 
-from jdm_cds.language.compiler import RULESET, RuleBase
+from jdm_cds.language.compiler import RULESET, RuleBase, judge_key
 
 # Results of the core's assert calls, as durable/engine.py (Ruleset._handle_result) reads
 # them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.
@@ -120,7 +120,18 @@ class Runtime:
         self._actions = {name: None if action is None else
                          (action, rulebase.rules[action[0]].rule.scope == "visit")
                          for name, action in actions.items()}
-        self._handle = core.create_ruleset(RULESET, to_json(definitions))
+        try:
+            self._handle = core.create_ruleset(RULESET, to_json(definitions))
+        except core.error as error:
+            # The engine's own limits on a ruleset (rules sharing a test, tests under one
+            # node); the rule checks bound what one fact may match, not every such limit.
+            raise RuleExecutionError(f"durable_rules refused the rule base: {error} (too "
+                                     "many rules share one test: split the pack)") from error
+        # What each judged fact must fire (compiler: exactly one path per judgement): the
+        # patient fact every patient judgement, a visit fact each judgement it is asked.
+        self._patient_judgements = tuple(rulebase.judgements("patient"))
+        self._visit_judgements = tuple((judge_key(rule), rule)
+                                       for rule in rulebase.judgements("visit"))
         self._live: dict[str, Outcomes] = {}
         self._idle: list[str] = []  # sessions emptied by their last evaluation
         self._ids = itertools.count()
@@ -224,6 +235,46 @@ class Session:
             self.stored = True
             self.asserted += sent
             runtime._run_actions(self.sid, 0 if result[0] == _NO_STATE else result[1])
+            self._check_firings(facts)
+        except core.error as error:
+            self.failed = True
+            raise RuleExecutionError(_engine_error(error)) from error
         except BaseException:
             self.failed = True
             raise
+
+    def _check_firings(self, facts: list[dict[str, Any]]) -> None:
+        """Each judged fact fired exactly one path of each judgement asked of it.
+
+        A fact on which no path fired (or several did) has no status: the engine dropped
+        or repeated a match. The evaluation fails rather than report a status it did not
+        prove.
+        """
+        runtime, outcomes = self.runtime, self.outcomes
+        for fact in facts:
+            if fact["kind"] == "patient":
+                visit, asked = None, runtime._patient_judgements
+            else:
+                visit = fact.get("visit")
+                asked = tuple(rule for key, rule in runtime._visit_judgements if key in fact)
+            for rule in asked:
+                fired = [result for result, _ in outcomes.of(rule, visit)
+                         if not result.startswith("reason:")]
+                if len(fired) != 1:
+                    where = "the patient" if visit is None else f"visit {visit}"
+                    raise RuleExecutionError(
+                        f"internal error: judgement '{rule}' fired {len(fired)} times on "
+                        f"{where}, where its rules fire exactly once: no status is given")
+
+
+# durable_rules 2.0.28 error codes met on assertion (src/rules/rules.h).
+_ENGINE_ERRORS = {
+    303: "more rules match one fact than durable_rules can follow (its stack holds 64)",
+}
+
+
+def _engine_error(error: Exception) -> str:
+    text = str(error)
+    code = text.rsplit(" ", 1)[-1]
+    known = _ENGINE_ERRORS.get(int(code)) if code.isdigit() else None
+    return f"durable_rules failed: {text}" + (f": {known}" if known else "")

@@ -423,9 +423,35 @@ class Size(Validator):
         return out
 
 
+# durable_rules 2.0.28 follows the alpha nodes one fact matches on a stack of 64 entries
+# (src/rules/events.c, MAX_STACK_SIZE): measured, 64 rules of one scope that all match one
+# fact work and 65 fail with error 303. Each rule of a scope can put at most one entry on
+# it for one fact (its paths are mutually exclusive), plus the catch-all rule: the packs
+# together may hold this many rules of each scope, a margin below the measured bound.
+MAX_RULES_PER_SCOPE = 60
+
+
+class EngineLimits(Validator):
+    code = "engine-limit"
+    description = ("The rules judged on one fact (every rule of a scope, across every pack) "
+                   "stay within what durable_rules can match on one fact.")
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        out = []
+        for scope in ("visit", "patient"):
+            rules = [rule for pack in packs for rule in pack.rules if rule.scope == scope]
+            if len(rules) > MAX_RULES_PER_SCOPE:
+                out.append(self.found(rules[MAX_RULES_PER_SCOPE].mark, (
+                    f"{len(rules)} {scope}-scope rules in the loaded packs: durable_rules "
+                    f"can match at most 64 rules on one {scope} fact (error 303 past it), and "
+                    f"this engine allows {MAX_RULES_PER_SCOPE}; this rule is the "
+                    f"{MAX_RULES_PER_SCOPE + 1}st: merge rules or leave a pack out")))
+        return out
+
+
 VALIDATORS: tuple[Validator, ...] = (
     DuplicateIds(), References(), Cycles(), Fields(), DerivedValues(), Citations(),
-    ListItems(), DerivedNames(), PluginRuleIds(),
+    ListItems(), DerivedNames(), PluginRuleIds(), EngineLimits(),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -306,3 +307,96 @@ def test_the_core_packs_load_with_both_yaml_parsers(tmp_path: Path) -> None:
         text = path.read_text()
         assert yaml12.load(text, loader._FAST, loader._SLOW) == \
             yaml12.load(text, loader._SLOW, loader._SLOW)
+
+
+def many_rules(tmp_path: Path, count: int, kind: str = "judgement") -> Path:
+    """The plugin pack that broke the core judgements: many visit rules on CK and CMAS."""
+    message = "\n    alert: {summary: CK}" if kind == "alert" else ""
+    rules = "".join(f"""\
+  - id: hostile.r{i}
+    title: rule {i}
+    kind: {kind}
+    scope: visit
+    when: {{all: [{{field: ck_u_l, lte: {i}}}, {{field: cmas, gte: {i}}}]}}
+    references: [printo]{message}
+""" for i in range(count))
+    return write(tmp_path, "rules:\n" + rules)
+
+
+@pytest.mark.parametrize(("count", "kind"), [(62, "judgement"), (260, "judgement"),
+                                             (100, "alert")])
+def test_more_rules_on_one_fact_than_the_engine_can_match_are_refused(
+        tmp_path: Path, count: int, kind: str) -> None:
+    # 260 such judgements left cid.printo `indeterminate` with its values recorded; 62
+    # ended the run with error 303 and a traceback. Both passed the rule checks.
+    path = many_rules(tmp_path, count, kind)
+
+    result = CliRunner().invoke(app, ["rules", "check", str(path)])
+
+    assert result.exit_code == 2
+    [line] = [line for line in result.stdout.splitlines() if "[engine-limit]" in line]
+    # The 61st visit rule of the run: the file's own 61st (the installed packs follow).
+    assert line.startswith(f"{path}:{8 + (7 if kind == 'alert' else 6) * 60}: error: ")
+    assert "durable_rules can match at most 64 rules on one visit fact" in line
+
+
+def _evaluator_without_checks(path: Path) -> Evaluator:
+    from jdm_cds.language.compiler import compile_packs
+
+    pack, found = read_pack(path)
+    assert pack is not None and found == []
+    return Evaluator(compile_packs([pack]))
+
+
+def test_an_engine_error_fails_that_patient_only(tmp_path: Path) -> None:
+    # The same rules, compiled without the checks: error 303 is that patient's failure.
+    from jdm_cds.runtime import RuleExecutionError
+
+    path = write(tmp_path, "rules:\n" + "".join(f"""\
+  - id: hostile.r{i}
+    title: rule {i}
+    kind: alert
+    scope: visit
+    when: {{field: ck_u_l, gte: {i}}}
+    alert: {{summary: CK}}
+    references: [printo]
+""" for i in range(70)))
+    evaluator = _evaluator_without_checks(path)
+    day = dt.date(2022, 1, 1)
+
+    with pytest.raises(RuleExecutionError, match="error code: 303: more rules match one fact"):
+        evaluator.evaluate(Patient(id="a", visits=(Visit(date=day, ck_u_l=500.0),)))
+    after = evaluator.evaluate(Patient(id="b", visits=(Visit(date=day, cmas=50.0),)))
+
+    assert after.alerts == []
+
+
+def test_a_judgement_that_fired_no_path_is_an_error_not_indeterminate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdm_cds.language.compiler import RuleBase
+    from jdm_cds.runtime import RuleExecutionError
+
+    path = write(tmp_path, """\
+rules:
+  - id: hostile.ck
+    title: CK
+    scope: visit
+    when: {field: ck_u_l, lte: 150}
+    references: [printo]
+""")
+    original = RuleBase.durable_ruleset
+
+    def dropping(self: RuleBase) -> Any:  # the engine's firings lose one judgement's status
+        definitions, actions = original(self)
+        for name, action in actions.items():
+            if action is not None and action[0] == "hostile.ck":
+                actions[name] = ("hostile.ck", "reason:0", action[2])
+        return definitions, actions
+
+    monkeypatch.setattr(RuleBase, "durable_ruleset", dropping)
+    evaluator = Evaluator(load_rulebase([(path, None)]))
+    patient = Patient(id="a", visits=(Visit(date=dt.date(2022, 1, 1), ck_u_l=90.0),))
+
+    for _ in range(2):  # and the next evaluation is not confused by the failed one
+        with pytest.raises(RuleExecutionError, match="judgement 'hostile.ck' fired 0 times"):
+            evaluator.evaluate(patient)
