@@ -364,7 +364,7 @@ def test_an_engine_error_fails_that_patient_only(tmp_path: Path) -> None:
     evaluator = _evaluator_without_checks(path)
     day = dt.date(2022, 1, 1)
 
-    with pytest.raises(RuleExecutionError, match="error code: 303: more rules match one fact"):
+    with pytest.raises(RuleExecutionError, match=r"error code: 303: more rules match one fact"):
         evaluator.evaluate(Patient(id="a", visits=(Visit(date=day, ck_u_l=500.0),)))
     after = evaluator.evaluate(Patient(id="b", visits=(Visit(date=day, cmas=50.0),)))
 
@@ -398,5 +398,5 @@ rules:
     patient = Patient(id="a", visits=(Visit(date=dt.date(2022, 1, 1), ck_u_l=90.0),))
 
     for _ in range(2):  # and the next evaluation is not confused by the failed one
-        with pytest.raises(RuleExecutionError, match="judgement 'hostile.ck' fired 0 times"):
+        with pytest.raises(RuleExecutionError, match=r"judgement .hostile\.ck. fired 0 times"):
             evaluator.evaluate(patient)
