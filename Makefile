@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench lint clean acceptance-report fuzz
+.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench
+
+# Cohorts at scale: YAML, JSON and JSON Lines through cohort with --jobs 1, --jobs 2 and
+# Dask; start-up time. SIZES=10000 100000 (and 1000000 FORMATS=jsonl) to choose.
+SIZES ?= 10000
+FORMATS ?= yaml json jsonl
+bench-scale: $(STAMP)
+	$(BIN)/python -m jdm_cds.bench_scale --patients $(SIZES) --formats $(FORMATS)
 
 # The Gherkin scenarios as an HTML page for clinicians (reports/acceptance/index.html). The
 # page is written even when scenarios fail; the target then fails too.

@@ -1,6 +1,6 @@
 """The command line: the typer application and its commands, one module each.
 
-``jdm-cds evaluate | cohort | schema | rules check | plugins list``; exit codes in
+``jdm-cds evaluate | cohort | diff | schema | rules check | plugins list``; exit codes in
 ``common.py``.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from jdm_cds.cli import cohort, evaluate, plugins, rules, schema
+from jdm_cds.cli import cohort, diff, evaluate, plugins, rules, schema
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True,
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.command()(evaluate.evaluate)
 app.command()(cohort.cohort)
+app.command()(diff.diff)
 app.command()(schema.schema)
 
 rules_app = typer.Typer(no_args_is_help=True, help="Work with rule packs.")

@@ -105,8 +105,7 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def write_parquet(results: Iterable[Result], path: Path) -> Iterator[Result]:
-    """Write every result's rows to the three tables at ``path``; yields each result on."""
+def _pyarrow() -> tuple[Any, Any]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -115,6 +114,42 @@ def write_parquet(results: Iterable[Result], path: Path) -> Iterator[Result]:
 
         raise StartupFailure(["--output FILE.parquet needs pyarrow: pip install "
                               "'jdm-cds[parquet]'"]) from None
+    return pa, pq
+
+
+def write_changes(results: Iterable[Result], path: Path) -> Iterator[Result]:
+    """``jdm-cds diff``: one row a changed judgement of a patient (file, patient_id,
+    judgement, before, after, and score, score_min, score_max, category before and after);
+    yields each result on."""
+    from jdm_cds.cohort.compare import COMPARED
+
+    pa, pq = _pyarrow()
+    text = pa.string()
+    values = [(f"{name}_{side}", text if name == "category" else pa.float64())
+              for side in ("before", "after") for name in COMPARED]
+    schema = pa.schema([("file", text), ("patient_id", text), ("judgement", text),
+                        ("before", text), ("after", text), *values])
+    rows: list[Row] = []
+    with pq.ParquetWriter(path, schema) as writer:
+        for result in results:
+            for change in result.value if result.error is None else []:
+                row = {"file": result.label, "patient_id": result.patient_id,
+                       **change.to_dict()}
+                rows.append({key: (None if value is None else str(value))
+                             if key.startswith("category") else
+                             _number(value) if key in dict(values) else value
+                             for key, value in row.items()})
+            if len(rows) >= BATCH:
+                writer.write_table(pa.Table.from_pylist(rows, schema))
+                rows = []
+            yield result
+        if rows:
+            writer.write_table(pa.Table.from_pylist(rows, schema))
+
+
+def write_parquet(results: Iterable[Result], path: Path) -> Iterator[Result]:
+    """Write every result's rows to the three tables at ``path``; yields each result on."""
+    pa, pq = _pyarrow()
     schemas = _schemas()
     paths = table_paths(path)
     writers = {name: pq.ParquetWriter(paths[name], schemas[name]) for name in schemas}

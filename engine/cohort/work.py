@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from jdm_cds.model.assessment import Assessment
     from jdm_cds.model.patient import Patient
 
-Mode = Literal["assess", "timeline", "cohort"]
+Mode = Literal["assess", "timeline", "cohort", "diff"]
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,11 @@ def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
         result.value = found
         if task.json is not None:
             result.json = _dumps([r.to_dict() for r in found], task.json)
+    elif task.mode == "diff":
+        from jdm_cds.cohort.compare import changes
+
+        result.value = changes(evaluator.evaluate(patient, task.at),
+                               evaluators[1].evaluate(patient, task.at))
     else:
         from jdm_cds.cohort.summary import summarise_patient
 

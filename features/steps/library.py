@@ -106,6 +106,8 @@ class Case:
     rejected: PatientFileError | None = None
     command: CommandResult | None = None
     cohort: dict[str, Any] | None = None
+    rules_after: Path | None = None  # core packs with a change, for "jdm-cds diff"
+    diff: dict[str, Any] | None = None
 
     def patient(self) -> Patient:
         if self.file is not None:
@@ -329,6 +331,74 @@ def _command(case: Case, command: str) -> None:
       "folder, separated by commas).")
 def _cohort(case: Case, paths: str) -> None:
     case.cohort = summarise([ROOT / p for p in split_list(paths)]).to_dict()
+
+
+@step("Given", r'the core rule packs with "(?P<old>[^"]+)" changed to "(?P<new>[^"]+)" in '
+      r'"(?P<pack>[\w.-]+)"',
+      'the core rule packs with "das_skin, eq: 0" changed to "das_skin, lte: 1" in "cid.yaml"',
+      "A copy of the installed core packs with one text of one pack replaced (it must occur "
+      "exactly once): the rule change to try with 'jdm-cds diff'.")
+def _changed_packs(case: Case, old: str, new: str, pack: str) -> None:
+    from jdm_cds.language.rulebase import core_pack_paths
+
+    folder = case.tmp_path / "rules-after"
+    folder.mkdir(exist_ok=True)
+    for path in core_pack_paths():
+        text = path.read_text(encoding="utf-8")
+        if path.name == pack:
+            expect(text.count(old) == 1, f'"{old}" occurs {text.count(old)} times in {pack}, '
+                   "not once")
+            text = text.replace(old, new)
+        (folder / path.name).write_text(text, encoding="utf-8")
+    expect((folder / pack).exists(), f"no core pack {pack}")
+    case.rules_after = folder
+
+
+@step("When", r'the cohort "(?P<paths>[^"]+)" is compared under (?P<which>the changed|the '
+      r"same) rule packs",
+      'the cohort "features/study_cases" is compared under the changed rule packs',
+      "Evaluates patient files or folders under the installed core packs and under the "
+      "changed ones (or the same ones again), like 'jdm-cds diff'.")
+def _compared(case: Case, paths: str, which: str) -> None:
+    from jdm_cds.language.rulebase import RULES_DIR
+
+    after = case.rules_after if which == "the changed" else RULES_DIR
+    if after is None:
+        pytest.fail('no changed packs yet: add "Given the core rule packs with ... changed '
+                    'to ..."', pytrace=False)
+    result = CliRunner().invoke(app, ["diff", "--jobs", "1", "--format", "json",
+                                      "--rules-after", str(after),
+                                      *(str(ROOT / p) for p in split_list(paths))])
+    expect(result.exit_code == 0, f"jdm-cds diff failed:\n{result.output}")
+    case.diff = json.loads(result.stdout)
+
+
+def _diff(case: Case) -> dict[str, Any]:
+    if case.diff is None:
+        pytest.fail('no comparison yet: add "When the cohort "..." is compared under the '
+                    'changed rule packs"', pytrace=False)
+    return case.diff
+
+
+@step("Then", r"the rule change shows:",
+      "the rule change shows:\n  | judgement       | before  | after | patients |\n"
+      "  | cid.printo_skin | not_met | met   | RC-1     |",
+      "Every judgement that changes, with its transition and the patients (ids separated by "
+      "commas): the table is the whole list.")
+def _rule_change_shows(case: Case, datatable: Sequence[Sequence[str]]) -> None:
+    found = {(t["judgement"], t["before"], t["after"]): t["patients"]
+             for t in _diff(case)["transitions"]}
+    wanted = {(row["judgement"].strip(), row["before"].strip(), row["after"].strip()):
+              split_list(row["patients"]) for row in rows(datatable)}
+    expect(found == wanted, f"the rule change shows {found}, expected {wanted}")
+
+
+@step("Then", r"the rule change changes nothing",
+      "the rule change changes nothing",
+      "No judgement of any patient differs between the two rule sets.")
+def _rule_change_nothing(case: Case) -> None:
+    data = _diff(case)
+    expect(data["transitions"] == [], f"it changes: {data['transitions']}")
 
 
 # --- Then: judgements ------------------------------------------------------------------
