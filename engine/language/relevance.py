@@ -1,6 +1,6 @@
 """Which tests of a judgement mattered on one fact, whatever order the compiler chose.
 
-Each test of a rule has an outcome on a fact: true, false or unknown (``outcome``). A set
+Each test of a rule has an outcome on a fact: true, false or unknown (``reader``). A set
 of tests, held at their outcomes, *decides* the judgement when every decision path that
 agrees with them proves the same status: the paths cover every combination of outcomes
 (tests being independent, except that the comparisons of one field share its presence),
@@ -33,19 +33,29 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _CACHE_SIZE = 4096
 
 
-def outcome(leaf: Leaf, fact: Mapping[str, Any]) -> Outcome:
-    """The outcome of one test on a fact, as the compiled paths test it."""
+def reader(leaf: Leaf) -> Callable[[Mapping[str, Any]], Outcome]:
+    """Reads one test's outcome on a fact, as the compiled paths test it."""
+    name = leaf.field
     if isinstance(leaf, Contains):
-        return "T" if fact.get(list_key(leaf.field, leaf.item)) else "F"
-    value = fact.get(leaf.field)
-    if value is None:
-        return "U"
+        item = list_key(leaf.field, leaf.item)
+        return lambda fact: "T" if fact.get(item) else "F"
     if isinstance(leaf, Is):
-        if value == leaf.status:
-            return "T"
-        return "U" if value == "indeterminate" else "F"
-    assert isinstance(leaf, Compare)
-    return "T" if _COMPARE[leaf.op](value, leaf.value) else "F"
+        status = leaf.status
+
+        def read_status(fact: Mapping[str, Any]) -> Outcome:
+            value = fact.get(name)
+            if value == status:
+                return "T"
+            return "U" if value is None or value == "indeterminate" else "F"
+        return read_status
+    compare, wanted = _COMPARE[leaf.op], leaf.value
+
+    def read_value(fact: Mapping[str, Any]) -> Outcome:
+        value = fact.get(name)
+        if value is None:
+            return "U"
+        return "T" if compare(value, wanted) else "F"
+    return read_value
 
 
 class Relevance:
@@ -53,6 +63,7 @@ class Relevance:
 
     def __init__(self, compiled: CompiledRule) -> None:
         self.leaves = compiled.leaves
+        self._readers = tuple(reader(leaf) for leaf in self.leaves)
         keys = [leaf_key(leaf) for leaf in self.leaves]
         # For each status path: its index, its status, and per outcome the tests it admits
         # with that outcome (a test the path does not fix admits every outcome).
@@ -78,7 +89,7 @@ class Relevance:
         self._cache: dict[tuple[Outcome, ...], tuple[int | None, int]] = {}
 
     def outcomes(self, fact: Mapping[str, Any]) -> tuple[Outcome, ...]:
-        return tuple(outcome(leaf, fact) for leaf in self.leaves)
+        return tuple(read(fact) for read in self._readers)
 
     def explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
         """The path these outcomes select (None: no single one), and the needed tests' mask."""
