@@ -17,6 +17,7 @@ from longitudinal import ACTIVE, CID, JAK, day, judge, patient, visit
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.facts.builder import timeline
 from jdm_cds.language.compiler import rule_status
+from jdm_cds.language.diagnostics import RuleLoadError
 from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
 from jdm_cds.language.treatment_classes import (
     CLASSES_FILE,
@@ -223,3 +224,20 @@ def assess_visit(values: dict[str, float]) -> dict[str, Any]:
 @functools.cache
 def evaluator_of_cid() -> Evaluator:
     return Evaluator(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
+
+
+def test_a_judgement_with_too_many_tests_is_refused(tmp_path: Path) -> None:
+    tests = [{"field": "ck_u_l", "gt": n} for n in range(13)]
+    pack = {"pack": {"id": "big", "version": "1.0.0", "title": "Big",
+                     "references": {"r": {"citation": "A source"}}},
+            "rules": [{"id": "big.rule", "title": "Big", "scope": "visit",
+                       "when": {"all": tests}, "references": ["r"]}]}
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(pack), encoding="utf-8")
+
+    with pytest.raises(RuleLoadError) as refused:
+        load_rulebase([(path, None)])
+
+    [problem] = refused.value.diagnostics
+    assert problem.code == "too-large"
+    assert "13 distinct tests, more than the 12" in problem.message

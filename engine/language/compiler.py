@@ -47,6 +47,10 @@ RESERVED_KEYS = frozenset({"kind", "visit", "judged", "sid", "id"})
 # A rule whose expansion needs more paths than this would slow every evaluation; the
 # validator reports it so that the author splits it into named rules.
 MAX_PATHS = 400
+# Which tests mattered to a judgement is found among the subsets of its distinct tests
+# (language.relevance): past this many, explaining one new combination of outcomes would
+# take seconds.
+MAX_JUDGEMENT_TESTS = 12
 
 Outcome = Literal["T", "F", "U"]
 OUTCOMES: tuple[Outcome, ...] = ("T", "F", "U")
@@ -62,7 +66,7 @@ LEAF_STATUS: dict[Outcome, Status] = {"T": "met", "F": "not_met", "U": "indeterm
 
 
 class ConditionTooLarge(Exception):
-    pass
+    """A rule too large to evaluate or explain quickly; the message says which limit."""
 
 
 def list_key(field: str, item: str) -> str:
@@ -302,7 +306,7 @@ def _expand(leaves: list[Leaf], decide: Callable[[dict[str, Outcome]], set[str]]
         paths = [(result, ((key, tuple(outcomes)), *path))
                  for below, outcomes in branches.items() for result, path in below]
         if len(paths) > MAX_PATHS:
-            raise ConditionTooLarge
+            raise ConditionTooLarge(f"needs more than {MAX_PATHS} paths")
         return paths
 
     return walk(0, {}, {})
@@ -314,6 +318,9 @@ def compile_rule(resolver: Resolver, rule: Rule, pack: RulePack) -> CompiledRule
         for leaf, criterion in resolver.leaves(cond, pack):
             found.setdefault(leaf_key(leaf), (leaf, criterion))
     leaves = [leaf for leaf, _ in found.values()]
+    if rule.kind == "judgement" and len(leaves) > MAX_JUDGEMENT_TESTS:
+        raise ConditionTooLarge(f"has {len(leaves)} distinct tests, more than the "
+                                f"{MAX_JUDGEMENT_TESTS} a judgement's explanation can weigh")
 
     def decide(fixed: dict[str, Outcome]) -> set[str]:
         statuses: set[str] = set(resolver.statuses(rule, pack, fixed))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from jdm_cds.facts.builder import BASE_FIELDS, KINDS, VISIT_ROLES, FieldType
-from jdm_cds.language.compiler import MAX_PATHS, ConditionTooLarge, Resolver, compile_rule
+from jdm_cds.language.compiler import ConditionTooLarge, Resolver, compile_rule
 from jdm_cds.language.diagnostics import Diagnostic, Severity
 from jdm_cds.language.rule_types import (
     STATUSES,
@@ -417,9 +417,9 @@ class Size(Validator):
             for rule in pack.rules:
                 try:
                     compile_rule(resolver, rule, pack)
-                except ConditionTooLarge:
-                    out.append(self.found(rule.mark, f"rule '{rule.id}' needs more than "
-                                          f"{MAX_PATHS} paths: split it into named rules"))
+                except ConditionTooLarge as error:
+                    out.append(self.found(rule.mark, f"rule '{rule.id}' {error}: simplify it or "
+                                          "split it into separate judgements"))
         return out
 
 
