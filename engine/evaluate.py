@@ -41,6 +41,7 @@ from jdm_cds.model.assessment import (
     PluginError,
     Recommendation,
     Source,
+    StaleData,
 )
 from jdm_cds.model.patient import Patient
 from jdm_cds.runtime import Outcomes, RuleExecutionError, Runtime
@@ -49,6 +50,8 @@ from jdm_cds.runtime import Outcomes, RuleExecutionError, Runtime
 # errors (plugins are isolated: one failing plugin does not stop the evaluation).
 Guidance = Callable[[Patient, Assessment], tuple[list[GuidanceCard], list[PluginError]]]
 
+# The alert that marks data too old to describe the patient now (rules/safety.yaml).
+STALE_DATA_RULE = "safety.stale_data"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -185,14 +188,27 @@ class _Builder:
                     else:
                         recommendations.append(self.recommendation(compiled, fact))
         evaluation = self.tl.evaluation
+        visit_date = None if evaluation is None else self.tl.visits[evaluation].date
+        stale = next((self.stale(alert, visit_date) for alert in alerts
+                      if alert.rule == STALE_DATA_RULE and visit_date is not None), None)
+        if stale is not None:
+            recommendations = [_aged(rec, stale) for rec in recommendations]
         return Assessment(
             patient_id=self.tl.patient.id,
             evaluated_at=self.tl.at,
-            evaluation_visit=None if evaluation is None else self.tl.visits[evaluation].date,
+            evaluation_visit=visit_date,
+            stale_data=stale,
             judgements=judgements,
             alerts=sorted(alerts, key=_alert_order),
             recommendations=recommendations,
         )
+
+    def stale(self, alert: Alert, visit_date: date) -> StaleData:
+        """The stale-data warning the rule raised, with the gap in days."""
+        days = (self.tl.at - visit_date).days
+        return StaleData(days=days, evaluation_visit=visit_date, evaluated_at=self.tl.at,
+                         message=f"{alert.summary}. {alert.detail}", rule=alert.rule,
+                         version=alert.version, assumptions=alert.assumptions)
 
     def fact_of(self, compiled: CompiledRule) -> tuple[int | None, Fact | None]:
         if compiled.rule.scope == "patient":
@@ -298,6 +314,16 @@ class _Builder:
             sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )
+
+
+def _aged(rec: Recommendation, stale: StaleData) -> Recommendation:
+    """A recommendation made on old data says how old they are."""
+    return rec.model_copy(update={
+        "summary": f"{rec.summary} (data {stale.days} days old)",
+        "detail": f"{rec.detail} The data are {stale.days} days old: the evaluation visit "
+                  f"of {stale.evaluation_visit} is {stale.days} days before the evaluation "
+                  f"date {stale.evaluated_at}; check that they still hold before acting.",
+    })
 
 
 def _fill(text: str, fact: Fact) -> str:

@@ -84,3 +84,37 @@ Feature: Safety alerts on JAK inhibitors
       | day 180 | 700      | 6                 |
     When the patient is evaluated
     Then there is no alert "IFN-alpha"
+
+  @safety.ifn_alpha_above_normal
+  Scenario Outline: Serum IFN-alpha against the normal limit (an assumption of the pack: 50 fg/mL)
+    Given the patient is treated with ruxolitinib from day 0
+    And a visit on day 90 with CK 300<ifn>
+    When the patient is evaluated
+    Then safety.ifn_alpha_above_normal is <status>
+    And safety.ifn_alpha_above_normal states the assumption "50 fg/mL"
+
+    Examples:
+      | ifn                    | status        |
+      | , IFN-alpha 900        | met           |
+      | , IFN-alpha 50         | not met       |
+      | , IFN-alpha 6          | not met       |
+      |                        | indeterminate |
+
+  @safety.stale_data
+  Scenario Outline: Data older than 90 days: a warning first, and every recommendation says how old (<age>)
+    Given the patient is treated with ruxolitinib from day 0
+    And the patient is treated with plasma exchange from day -120
+    And the visits:
+      | date   | CK (U/L) | CMAS | MMT8 | physician global | skin DAS |
+      | day -2 | 900      | 30   | 60   | 6                | 5        |
+      | day 90 | 90       | 50   | 79   | 0.1              | 0        |
+    When the patient is evaluated on <day>
+    Then there are <alerts> warning alerts "days old: the evaluation visit of"
+    And there are <recommendations> recommendations "(data <age> days old)"
+    And there is a recommendation "Consider withdrawing plasma exchange"
+
+    Examples:
+      | day     | age | alerts | recommendations |
+      | day 180 | 90  | no     | no              |
+      | day 181 | 91  | 1      | 1               |
+      | day 400 | 310 | 1      | 1               |

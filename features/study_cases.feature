@@ -27,8 +27,8 @@ Feature: The study's ten cases, walked through their judgements
       | P09  | anti-TIF1g | baricitinib | not met | unknown | major    |
       | P10  | negative   | ruxolitinib | not met | unknown | moderate |
 
-  @withdrawal.plasma_exchange @withdrawal.immunoadsorption
-  Scenario Outline: Every responder on plasma exchange or immunoadsorption could withdraw it (<case>)
+  @withdrawal.plasma_exchange @withdrawal.immunoadsorption @withdrawal.immunosuppressants
+  Scenario Outline: Every responder could withdraw plasma exchange, immunoadsorption and other immunosuppressants (<case>, <procedure>)
     Given the study case <case>
     When the patient is evaluated on day <day>
     Then cid.printo_skin is met
@@ -41,6 +41,10 @@ Feature: The study's ten cases, walked through their judgements
       | P03  | 90  | plasma_exchange  | plasma exchange  |
       | P04  | 180 | immunoadsorption | immunoadsorption |
       | P05  | 90  | plasma_exchange  | plasma exchange  |
+      | P01  | 90  | immunosuppressants | other immunosuppressants (methotrexate |
+      | P02  | 90  | immunosuppressants | other immunosuppressants (methotrexate |
+      | P03  | 90  | immunosuppressants | other immunosuppressants (mycophenolate |
+      | P04  | 180 | immunosuppressants | other immunosuppressants (methotrexate |
 
   @withdrawal.plasma_exchange @withdrawal.immunoadsorption
   Scenario Outline: Without CID the procedure stays (<case>)
@@ -144,3 +148,31 @@ Feature: The study's ten cases, walked through their judgements
       | withdrawal_on_at_baseline_in_cid.immunoadsorption | 1          |
       | adverse_events.herpes_zoster                     | 3           |
       | adverse_events.skin_abscess                      | 2           |
+
+  @cohort
+  Scenario: The cohort of the ten cases holds the rest of the study's abstract
+    The abstract: 9 refractory and 1 new-onset patients; main indications refractory muscle
+    involvement (8) and ulcerative skin disease (2); ruxolitinib 7, baricitinib 3; all
+    responders could withdraw plasma exchange, immunoadsorption and other immunosuppressive
+    drugs; serum IFN-alpha high in all at the start, normalised in responders and
+    non-responders alike; herpes zoster 3, skin abscesses 2; one repeat muscle biopsy.
+    When the cohort "features/study_cases" is summarised
+    Then the cohort summary shows:
+      | measure                                                        | value   |
+      | disease_course.refractory                                      | 9       |
+      | disease_course.new_onset                                       | 1       |
+      | indications.muscle                                             | 8       |
+      | indications.skin_ulceration                                    | 2       |
+      | jak_inhibitor.ruxolitinib                                      | 7       |
+      | jak_inhibitor.baricitinib                                      | 3       |
+      | every_responder_could_withdraw.plasma_exchange                 | true    |
+      | every_responder_could_withdraw.immunoadsorption                | true    |
+      | every_responder_could_withdraw.immunosuppressants              | true    |
+      | withdrawal_on_at_baseline_in_cid.immunosuppressants            | 4       |
+      | withdrawal_eligible_in_cid.immunosuppressants                  | 4       |
+      | ifn_alpha_above_normal.at_jak_start                            | [10, 10] |
+      | ifn_alpha_above_normal.within_normal_at_last_visit.responders  | [5, 5]  |
+      | ifn_alpha_above_normal.within_normal_at_last_visit.non_responders | [5, 5] |
+      | adverse_events.herpes_zoster                                   | 3       |
+      | adverse_events.skin_abscess                                    | 2       |
+      | findings.muscle_biopsy                                         | 1       |

@@ -146,3 +146,36 @@ Feature: Withdrawal of plasma exchange, immunoadsorption and steroids
     When the patient is evaluated
     Then withdrawal.steroid_stop states the assumption "dose is already <= 0.2 mg/kg/day"
     And withdrawal.plasma_exchange states the assumption "once CID is met on the JAK inhibitor"
+
+  @withdrawal.immunosuppressants @withdrawal.immunosuppressants_recommendation
+  Scenario Outline: Other immunosuppressants can be withdrawn once in CID (<why>)
+    Given the treatments:
+      | drug       | start    | stop   |
+      | <drug>     | day -300 | <stop> |
+    And the visits:
+      | date   | CK (U/L) | CMAS   | MMT8 | physician global | skin DAS |
+      | day -2 | 900      | 30     | 60   | 6                | 5        |
+      | day 90 | <ck>     | <cmas> | 79   | 0.1              | 0        |
+    When the patient is evaluated
+    Then withdrawal.immunosuppressants is <status>
+    And there are <n> recommendations "Consider withdrawing other immunosuppressants (<drug> from"
+
+    Examples:
+      | drug          | ck  | cmas | stop    | status         | n  | why                                      |
+      | methotrexate  | 90  | 50   |         | met            | 1  | CID now, on methotrexate                 |
+      | mycophenolate | 90  | 50   |         | met            | 1  | CID now, on mycophenolate                |
+      | methotrexate  | 400 | 30   |         | not met        | no | CK and CMAS still abnormal: no CID       |
+      | methotrexate  | 90  | 50   | day 60  | not applicable | no | methotrexate already stopped             |
+      | ivig          | 90  | 50   |         | not applicable | no | IVIG is not counted (pack's assumption)  |
+
+  @withdrawal.immunosuppressants
+  Scenario: The judgement names each active immunosuppressant with its start
+    Given the treatments:
+      | drug         | start    |
+      | methotrexate | day -300 |
+      | ciclosporin  | day -100 |
+    And a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0
+    When the patient is evaluated
+    Then withdrawal.immunosuppressants is met
+    And withdrawal.immunosuppressants has immunosuppressants_now ["methotrexate from 2019-03-07", "ciclosporin from 2019-09-23"]
+    And withdrawal.immunosuppressants states the assumption "not counted"

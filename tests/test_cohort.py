@@ -61,11 +61,26 @@ def test_steroid_dose_in_the_cid_patients(study: dict[str, Any]) -> None:
     assert steroid["unknown"] == 0
 
 
-def test_every_cid_patient_on_plasma_exchange_or_immunoadsorption_could_withdraw_it(
+def test_every_cid_patient_could_withdraw_plasma_exchange_immunoadsorption_and_others(
         study: dict[str, Any]) -> None:
     on_at_baseline = study["withdrawal_on_at_baseline_in_cid"]
-    assert sum(on_at_baseline.values()) > 0
-    assert study["withdrawal_eligible"] == on_at_baseline
+    assert on_at_baseline == {"plasma_exchange": 3, "immunoadsorption": 1,
+                              "immunosuppressants": 4}
+    assert study["withdrawal_eligible_in_cid"] == on_at_baseline
+    assert all(study["every_responder_could_withdraw"].values())
+    # P09 reaches CID after the window, on methotrexate: eligible, but not a responder.
+    assert study["withdrawal_eligible"] == {**on_at_baseline, "immunosuppressants": 5}
+
+
+def test_the_study_population_is_in_the_data(study: dict[str, Any]) -> None:
+    assert study["disease_course"] == {"new_onset": 1, "refractory": 9}
+    assert study["indications"] == {"muscle": 8, "skin_ulceration": 2}
+    assert study["jak_inhibitor"] == {"baricitinib": 3, "ruxolitinib": 7}
+    assert study["findings"] == {"muscle_biopsy": 1}
+    above = study["ifn_alpha_above_normal"]
+    assert above["at_jak_start"] == [10, 10]
+    assert above["within_normal_at_last_visit"] == {"responders": [5, 5],
+                                                    "non_responders": [5, 5]}
 
 
 def test_adverse_events_and_ifn_alpha(study: dict[str, Any]) -> None:

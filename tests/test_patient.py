@@ -383,7 +383,8 @@ def test_unknown_top_level_field_lists_patient_fields() -> None:
 
     assert problem == Problem(
         "antibody",
-        "unknown field (allowed: antibodies, birth_date, id, sex, treatments, visits)",
+        "unknown field (allowed: antibodies, birth_date, disease_course, findings, id, "
+        "indications, sex, treatments, visits)",
     )
 
 

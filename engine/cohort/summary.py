@@ -25,9 +25,11 @@ from jdm_cds.model.patient import Patient
 
 CID_WITHIN_6_MONTHS = "cid.within_6_months"
 WITHDRAWALS = {"plasma_exchange": "withdrawal.plasma_exchange",
-               "immunoadsorption": "withdrawal.immunoadsorption"}
+               "immunoadsorption": "withdrawal.immunoadsorption",
+               "immunosuppressants": "withdrawal.immunosuppressants"}
 STEROID_RULE = "withdrawal.steroid_taper"
 STEROID_DOSE = "steroid_dose_now"
+IFN_ABOVE_NORMAL = "safety.ifn_alpha_above_normal"
 NO_ANTIBODY = "not tested"
 
 
@@ -45,6 +47,11 @@ class PatientSummary:
     eligible: frozenset[str]  # ... judged eligible for withdrawal at some visit
     adverse_events: frozenset[str]
     ifn_alpha: tuple[float | None, float | None]  # fg/mL at the baseline and last visits
+    # IFN-alpha above the normal limit (the judgement's status) at the baseline and last visit
+    ifn_above_normal: tuple[str | None, str]
+    disease_course: str | None
+    indications: tuple[str, ...]
+    findings: tuple[str, ...]  # the kind of each finding
 
     @property
     def cid(self) -> bool:
@@ -93,6 +100,33 @@ class Cohort:
             "withdrawal_on_at_baseline_in_cid": {treatment: sum(treatment in p.on_at_baseline
                                                                 for p in cid)
                                                  for treatment in WITHDRAWALS},
+            "withdrawal_eligible_in_cid": {treatment: sum(treatment in p.eligible for p in cid)
+                                           for treatment in WITHDRAWALS},
+            # Every CID patient on it at baseline was judged eligible to withdraw it.
+            "every_responder_could_withdraw": {
+                treatment: all(treatment in p.eligible for p in cid
+                               if treatment in p.on_at_baseline)
+                for treatment in WITHDRAWALS},
+            "jak_inhibitor": dict(sorted(Counter(p.drug for p in self.patients
+                                                 if p.drug).items())),
+            "disease_course": dict(sorted(Counter(p.disease_course or "not recorded"
+                                                  for p in self.patients).items())),
+            "indications": dict(sorted(Counter(indication for p in self.patients
+                                               for indication in p.indications).items())),
+            "findings": dict(sorted(Counter(kind for p in self.patients
+                                            for kind in p.findings).items())),
+            "ifn_alpha_above_normal": {
+                # [above the limit, measured] at the baseline visit
+                "at_jak_start": _counted(self.patients, lambda p: p.ifn_above_normal[0],
+                                         "met"),
+                # [within the limit, measured] at the last visit
+                "within_normal_at_last_visit": {
+                    "responders": _counted(cid, lambda p: p.ifn_above_normal[1], "not_met"),
+                    "non_responders": _counted(
+                        [p for p in self.patients if p.cid_within_6_months == "not_met"],
+                        lambda p: p.ifn_above_normal[1], "not_met"),
+                },
+            },
             "ifn_alpha_fg_ml": {
                 "baseline_range": _range([p.ifn_alpha[0] for p in self.patients
                                           if p.ifn_alpha[0] is not None]),
@@ -157,6 +191,12 @@ def summarise_patient(patient: Patient, evaluator: Evaluator,
                                  for event in visit.adverse_events),
         ifn_alpha=(None if baseline_visit is None else baseline_visit.ifn_alpha_fg_ml,
                    patient.visits[-1].ifn_alpha_fg_ml),
+        ifn_above_normal=(None if baseline is None
+                          else baseline.judgements[IFN_ABOVE_NORMAL].status,
+                          last.judgements[IFN_ABOVE_NORMAL].status),
+        disease_course=patient.disease_course,
+        indications=patient.indications,
+        findings=tuple(finding.kind for finding in patient.findings),
     )
 
 
@@ -188,6 +228,14 @@ def _with_and_total(patients: Sequence[PatientSummary],
     return dict(sorted(counts.items()))
 
 
+def _counted(patients: Sequence[PatientSummary], status: Any, wanted: str) -> list[int]:
+    """[judged ``wanted``, judged at all] over ``patients``: an indeterminate status (not
+    measured) or no visit is no evidence either way."""
+    found = [status(p) for p in patients]
+    decided = [s for s in found if s in ("met", "not_met")]
+    return [decided.count(wanted), len(decided)]
+
+
 def _mean(values: Sequence[float]) -> float | None:
     # Decimal on each value's text: the mean of 0.35, 1, 1, 1.15 and 2 is 1.1, not 1.0999...
     if not values:
@@ -198,6 +246,10 @@ def _mean(values: Sequence[float]) -> float | None:
 
 def _range(values: Sequence[float]) -> list[float] | None:
     return [min(values), max(values)] if values else None
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()) or "none"
 
 
 def _ratio(pair: Sequence[int]) -> str:
@@ -214,12 +266,13 @@ def render_cohort(cohort: Cohort, console: Console) -> None:
     """The summary as a table that reads like the study's results paragraph."""
     data = cohort.to_dict()
     cid, steroid = data["cid_within_6_months"], data["steroid_mg_per_kg_day_in_cid"]
-    by_use = sorted(cid["by_drug"].items(), key=lambda item: -item[1][1])
-    drugs = ", ".join(f"{drug} {pair[1]}" for drug, pair in by_use)
     table = Table(title=f"Cohort of {data['patients']} patients", show_lines=True)
     table.add_column("measure")
     table.add_column("result", overflow="fold")
-    table.add_row("JAK inhibitor", drugs or "none")
+    table.add_row("Disease course", _counts(data["disease_course"]))
+    table.add_row("Indication for the JAK inhibitor", _counts(data["indications"]))
+    table.add_row("JAK inhibitor", _counts(dict(sorted(data["jak_inhibitor"].items(),
+                                                       key=lambda item: -item[1]))))
     undecided = f" ({cid['undecided']} still undecided)" if cid["undecided"] else ""
     table.add_row("CID within 6 months of the JAK-inhibitor start",
                   f"{cid['n']}/{data['patients']}{undecided}")
@@ -231,18 +284,26 @@ def render_cohort(cohort: Cohort, console: Console) -> None:
                   f"{_dose(steroid['before_mean'], steroid['before_range'])} at baseline; "
                   f"{_dose(steroid['after_mean'], steroid['after_range'])} at the last visit; "
                   f"stopped in {steroid['stopped']}")
-    on, eligible = data["withdrawal_on_at_baseline_in_cid"], data["withdrawal_eligible"]
-    table.add_row("Eligible to withdraw (CID patients on it at baseline)", ", ".join(
-        f"{name.replace('_', ' ')} {eligible[name]} ({on[name]})" for name in WITHDRAWALS))
+    on, eligible = data["withdrawal_on_at_baseline_in_cid"], data["withdrawal_eligible_in_cid"]
+    every = data["every_responder_could_withdraw"]
+    table.add_row("CID patients eligible to withdraw (of those on it at baseline)", ", ".join(
+        f"{name.replace('_', ' ')} {eligible[name]} ({on[name]})"
+        + ("" if every[name] else ": not every one") for name in WITHDRAWALS))
+    above = data["ifn_alpha_above_normal"]
+    within = above["within_normal_at_last_visit"]
+    table.add_row("Serum IFN-alpha above the normal limit at the JAK-inhibitor start",
+                  f"{_ratio(above['at_jak_start'])} measured; within it at the last visit: "
+                  f"responders {_ratio(within['responders'])}, non-responders "
+                  f"{_ratio(within['non_responders'])}")
     ifn = data["ifn_alpha_fg_ml"]
     if ifn["baseline_range"] and ifn["last_visit_range"]:
         low, high = ifn["baseline_range"]
         after_low, after_high = ifn["last_visit_range"]
         table.add_row("Serum IFN-alpha, fg/mL", f"{low:g}-{high:g} at baseline; "
                       f"{after_low:g}-{after_high:g} at the last visit")
-    table.add_row("Adverse events (patients)", ", ".join(
-        f"{name.replace('_', ' ')} {count}" for name, count in data["adverse_events"].items())
-        or "none recorded")
+    table.add_row("Adverse events (patients)", _counts(data["adverse_events"]))
+    if data["findings"]:
+        table.add_row("Findings recorded", _counts(data["findings"]))
     console.print(table)
     for invalid in data["invalid"]:
         console.print(f"not included: {invalid['file']} (invalid; see the errors above)",

@@ -211,6 +211,14 @@ def _treatment_start_date(tl: Timeline, facts: list[Fact], statuses: Statuses, f
     return None if start is None else start.isoformat()
 
 
+def _active_treatments(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                       p: Mapping[str, Any]) -> Any:
+    courses = sorted((t for t in tl.treatments(p["treatment"]) if t.active_on(tl.at)),
+                     key=lambda t: (t.start, t.drug))
+    named = {t.drug: f"{t.drug} from {t.start}" for t in reversed(courses)}  # first start
+    return [named[drug] for drug in dict.fromkeys(t.drug for t in courses)]
+
+
 def _visit_value(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
                  p: Mapping[str, Any]) -> Any:
     index = tl.role(p["visit"])
@@ -227,6 +235,12 @@ def _visit_status(tl: Timeline, facts: list[Fact], statuses: Statuses,
                   fact: Fact, p: Mapping[str, Any]) -> Any:
     index = tl.role(p["visit"])
     return None if index is None else statuses[(p["rule"], index)]
+
+
+def _days_since_visit(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
+                      p: Mapping[str, Any]) -> Any:
+    index = tl.role(p["visit"])
+    return None if index is None else (tl.at - tl.visits[index].date).days
 
 
 def _visit_exists(tl: Timeline, facts: list[Fact], statuses: Statuses, fact: Fact,
@@ -401,6 +415,9 @@ KINDS: dict[str, DerivedKind] = {
                     _days_since_start, "days from the first start of a treatment to the visit"),
         DerivedKind("treatment_active", "patient", "bool", {"treatment": "treatment"}, (),
                     _treatment_active, "the treatment is active on the evaluation date"),
+        DerivedKind("active_treatments", "patient", "list", {"treatment": "treatment"}, (),
+                    _active_treatments, "each drug of a treatment (class) active on the "
+                    "evaluation date, with its start: 'methotrexate from 2020-01-01'"),
         DerivedKind("treatment_started", "patient", "bool", {"treatment": "treatment"}, (),
                     _treatment_started, "the treatment started on or before the evaluation date"),
         DerivedKind("treatment_start_date", "patient", "text", {"treatment": "treatment"}, (),
@@ -411,6 +428,9 @@ KINDS: dict[str, DerivedKind] = {
         DerivedKind("visit_status", "patient", "status", {"visit": "role", "rule": "visit_rule"},
                     (), _visit_status, "a visit judgement's status at a visit of that role",
                     reads=_role_visit),
+        DerivedKind("days_since_visit", "patient", "number", {"visit": "role"}, (),
+                    _days_since_visit, "days from the visit of that role to the evaluation "
+                    "date"),
         DerivedKind("visit_exists", "patient", "bool", {"visit": "role"}, (), _visit_exists,
                     "there is a visit of that role"),
         DerivedKind("visit_recorded", "patient", "bool",

@@ -148,6 +148,18 @@ class GuidanceCard(_Sourced):
     plugin: str | None = None
 
 
+class StaleData(_Model):
+    """The evaluation visit is too old for the outputs to describe the patient now."""
+
+    days: int = Field(description="days from the evaluation visit to the evaluation date")
+    evaluation_visit: date
+    evaluated_at: date
+    message: str
+    rule: str
+    version: str
+    assumptions: list[Assumption] = Field(default_factory=list)
+
+
 class PluginError(_Model):
     plugin: str
     hook: str
@@ -158,6 +170,9 @@ class Assessment(_Model):
     patient_id: str
     evaluated_at: date
     evaluation_visit: date | None
+    stale_data: StaleData | None = Field(
+        None, description="set when the data are older than the rule packs allow (alert "
+        "safety.stale_data): every recommendation then says how old they are")
     judgements: dict[str, Judgement]
     alerts: list[Alert] = Field(default_factory=list)
     recommendations: list[Recommendation] = Field(default_factory=list)

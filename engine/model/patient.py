@@ -26,7 +26,10 @@ from pydantic import (
 from jdm_cds.model.vocabulary import (
     ADVERSE_EVENTS,
     ANTIBODIES,
+    DISEASE_COURSES,
     DRUGS,
+    FINDING_KINDS,
+    INDICATIONS,
     canonical_antibody,
     listing,
 )
@@ -198,6 +201,20 @@ class Visit(BaseModel):
         return self
 
 
+_Indication = Annotated[str, _member_of(INDICATIONS, "indication")]
+
+
+class Finding(BaseModel):
+    """An investigation and what it showed (kept for the record; no rule reads it)."""
+
+    model_config = _STRICT
+
+    date: _IsoDate = Field(description="Date of the investigation (YYYY-MM-DD)")
+    kind: Annotated[str, _member_of(FINDING_KINDS, "finding kind")] = Field(
+        description=f"What was done, one of: {listing(FINDING_KINDS)}")
+    result: str = Field(min_length=1, description="What it showed, in free text")
+
+
 class Patient(BaseModel):
     """Everything the engine knows about one patient."""
 
@@ -211,6 +228,14 @@ class Patient(BaseModel):
         description="Myositis-specific antibodies found, or 'negative'; canonical names: "
         f"{listing(ANTIBODIES)} (common aliases such as MDA5 or anti-p155/140 are accepted)",
     )
+    disease_course: Annotated[str, _member_of(DISEASE_COURSES, "disease course")] | None = Field(
+        None, description="Disease course when the JAK inhibitor was started: "
+        f"{listing(DISEASE_COURSES)}; omit if not recorded")
+    indications: Annotated[tuple[_Indication, ...], AfterValidator(_distinct)] = Field(
+        (), description="Why the JAK inhibitor was given, from: "
+        f"{listing(INDICATIONS)}")
+    findings: tuple[Finding, ...] = Field(
+        (), description="Investigations and what they showed (e.g. a repeat muscle biopsy)")
     treatments: tuple[Treatment, ...] = Field((), description="Treatment courses, in any order")
     visits: tuple[Visit, ...] = Field(
         description="Clinic visits, at least one, at most one per date, in any order "

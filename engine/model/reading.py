@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from jdm_cds.model import yaml12
-from jdm_cds.model.patient import Patient, Treatment, Visit
+from jdm_cds.model.patient import Finding, Patient, Treatment, Visit
 from jdm_cds.model.vocabulary import listing
 
 
@@ -50,7 +50,8 @@ def _file_error(path: str, message: str) -> PatientFileError:
     return PatientFileError(path, [Problem("-", message)])
 
 
-_NESTED_MODELS: dict[str, type[BaseModel]] = {"visits": Visit, "treatments": Treatment}
+_NESTED_MODELS: dict[str, type[BaseModel]] = {"visits": Visit, "treatments": Treatment,
+                                            "findings": Finding}
 _COMPARISONS = {
     "greater_than": (">", "gt"),
     "greater_than_equal": (">=", "ge"),

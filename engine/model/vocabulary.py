@@ -80,6 +80,14 @@ ADVERSE_EVENTS = frozenset(
 )
 
 
+# What a patient's disease course was when the JAK inhibitor was considered, and why it
+# was given (the study's "indications"); investigations recorded as findings.
+DISEASE_COURSES = frozenset({"new_onset", "refractory"})
+INDICATIONS = frozenset({"muscle", "skin_ulceration", "lung", "other"})
+FINDING_KINDS = frozenset({"muscle_biopsy", "skin_biopsy", "muscle_mri", "capillaroscopy",
+                           "lung_imaging", "lung_function", "other"})
+
+
 def listing(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 

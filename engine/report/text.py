@@ -256,12 +256,14 @@ TIMELINE_TITLES = {
     "response.acr_eular_2016": "response\n(TIS)",
     "withdrawal.plasma_exchange": "withdraw\nPLEX",
     "withdrawal.immunoadsorption": "withdraw\nIA",
+    "withdrawal.immunosuppressants": "withdraw\nIS",
+    "safety.ifn_alpha_above_normal": "IFN-a\nhigh",
     "withdrawal.steroid_taper": "steroid\ntaper",
     "withdrawal.steroid_stop": "steroid\nstop",
 }
 # Reported values the timeline leaves to ``evaluate --at`` (the dose has its own column).
 TIMELINE_HIDDEN = frozenset({DOSE_VALUE, "steroid_dose_source", "score_min", "score_max",
-                             "missing_domains", "categories"})
+                             "missing_domains", "categories", "immunosuppressants_now"})
 SHORT_STATUS = {"met": "met", "not_met": "not met", "indeterminate": "indet.",
                 "not_applicable": "n/a"}
 
@@ -308,7 +310,7 @@ def render_timeline(rows: Sequence[Row], console: Console) -> None:
         table.add_column("day on\nJAK", justify="right")
         for rule in rules[:split]:
             table.add_column(TIMELINE_TITLES.get(rule, rule), overflow="fold")
-        table.add_column("prednisone\nmg/kg/day", justify="right")
+        table.add_column("prednisone\nmg/kg/day", justify="right", min_width=10)
         for rule in rules[split:]:
             table.add_column(TIMELINE_TITLES.get(rule, rule), overflow="fold")
         for r in mine:
