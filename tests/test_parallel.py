@@ -3,8 +3,10 @@ killed by a signal costs only the patients it held."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,3 +102,27 @@ def test_json_lines_input_one_patient_a_line_on_one_or_two_processes(tmp_path: P
     assert entries[5] == {"file": f"{source}:6", "error": "visits: required field is missing"}
     assert [e["patient_id"] for e in entries[6:8]] == ["BENCH-000005", "BENCH-000006"]
     assert one[2] == f"{source}:6: visits: required field is missing\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only_and_never_with_quiet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdm_cds.cli import batch
+
+    monkeypatch.setattr(batch, "PROGRESS_AFTER", 0.0)
+    done = [Result(i, f"p{i}.yaml", error=["bad"] if i == 2 else None) for i in range(5)]
+    shown = {}
+    for case, stream, quiet in (("terminal", _Terminal(), False),
+                                ("quiet", _Terminal(), True), ("pipe", io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert list(batch._with_progress(iter(done), 5, quiet)) == done
+        shown[case] = stream.getvalue()
+
+    assert "patients/s" in shown["terminal"]
+    assert "5/5" in shown["terminal"]
+    assert "1 errors" in shown["terminal"]
+    assert shown["quiet"] == shown["pipe"] == ""

@@ -6,6 +6,7 @@ stream of results in input order with the checks that span files (a patient id s
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -149,6 +150,13 @@ def text_console(sink: IO[bytes]) -> Console:
         return stdout
     return Console(file=io.TextIOWrapper(sink, encoding="utf-8", write_through=True),
                    soft_wrap=False, width=140, force_terminal=False)
+
+
+def reader_gone() -> typer.Exit:
+    """The reader of standard output went away (``| head``): stop quietly, as a filter does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so that the final flush does not fail again
+    return typer.Exit(1)
 
 
 @contextmanager

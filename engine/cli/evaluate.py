@@ -21,6 +21,7 @@ from jdm_cds.cli.batch import (
     Quiet,
     Scheduler,
     output_file,
+    reader_gone,
     results,
     text_console,
 )
@@ -70,6 +71,8 @@ def evaluate(
             failed |= result.error is not None  # a failed plugin is reported, not fatal
             try:
                 writer.write(result)
+            except BrokenPipeError:
+                raise reader_gone() from None
             except Exception as error:  # a report that cannot be rendered costs only itself
                 failed = True
                 stderr.print(f"{result.label}: -: the report could not be written: "
