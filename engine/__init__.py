@@ -11,7 +11,6 @@ Plugins mark their hook implementations with ``jdm_cds.hookimpl`` (docs/plugins.
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 # Importing a submodule sets it as an attribute of this package: jdm_cds.evaluate (the module)
@@ -28,17 +27,12 @@ __all__ = [
 ]
 
 
-_per_thread = threading.local()
-
-
 def evaluate(patient: Patient, at: date | None = None) -> Assessment:
-    """Judge ``patient`` on the last visit on or before ``at`` (default: the last visit)."""
+    """Judge ``patient`` on the last visit on or before ``at`` (default: the last visit).
+
+    Safe from any thread: every thread shares the process's one evaluator (one engine,
+    whose sessions run one at a time), so memory does not grow with the number of threads.
+    """
     from jdm_cds.defaults import default_evaluator
 
-    evaluator: Evaluator | None = getattr(_per_thread, "evaluator", None)
-    if evaluator is None:
-        # A Runtime serves only the thread that built it: each thread gets its own, over
-        # the one compiled rule base.
-        shared = default_evaluator()
-        evaluator = _per_thread.evaluator = Evaluator(shared.rulebase, shared.guidance)
-    return evaluator.evaluate(patient, at)
+    return default_evaluator().evaluate(patient, at)

@@ -7,21 +7,25 @@ from collections.abc import Iterable
 
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.rulebase import load_rulebase
+from jdm_cds.plugins.budget import DEFAULT_BUDGET
 from jdm_cds.plugins.manager import Plugins
 
 
-def default_evaluator(disabled: Iterable[str] = ()) -> Evaluator:
-    """The evaluator with the core packs and every installed plugin but ``disabled``.
+def default_evaluator(disabled: Iterable[str] = (),
+                      plugin_budget: float | None = DEFAULT_BUDGET) -> Evaluator:
+    """The evaluator with the core packs and every installed plugin but ``disabled``, each
+    plugin hook call within ``plugin_budget`` seconds (``None``: no limit).
 
-    Built once per process and set of disabled plugins. Raises ``PluginLoadError`` when a
-    plugin cannot be loaded and ``RuleLoadError`` when a pack, core or plugin, is invalid.
+    Built once per process, set of disabled plugins and budget, and shared by every thread.
+    Raises ``PluginLoadError`` when a plugin cannot be loaded and ``RuleLoadError`` when a
+    pack, core or plugin, is invalid.
     """
-    return _evaluator(frozenset(disabled))
+    return _evaluator(frozenset(disabled), plugin_budget)
 
 
 @functools.cache
-def _evaluator(disabled: frozenset[str]) -> Evaluator:
-    return evaluator_for(Plugins.load(disabled))
+def _evaluator(disabled: frozenset[str], plugin_budget: float | None) -> Evaluator:
+    return evaluator_for(Plugins.load(disabled, plugin_budget))
 
 
 def evaluator_for(plugins: Plugins) -> Evaluator:

@@ -110,7 +110,12 @@ class Outcomes:
 
 
 class Runtime:
-    """One compiled rule base loaded into durable_rules. Not shared between threads."""
+    """One compiled rule base loaded into durable_rules, shared by the threads of a process.
+
+    Its sessions are opened one at a time (a thread waits for the session of another to
+    end): the GIL serialises durable_rules' C calls anyway, and one engine per process keeps
+    memory flat however many threads come and go.
+    """
 
     def __init__(self, rulebase: RuleBase) -> None:
         self.rulebase = rulebase
@@ -135,7 +140,7 @@ class Runtime:
         self._live: dict[str, Outcomes] = {}
         self._idle: list[str] = []  # sessions emptied by their last evaluation
         self._ids = itertools.count()
-        self._owner = threading.get_ident()
+        self._one_at_a_time = threading.RLock()  # reentrant: one thread may nest sessions
 
     def _record(self, sid: str, rule_id: str, result: str, path: int, visit: int | None
                 ) -> None:
@@ -163,8 +168,10 @@ class Runtime:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        if threading.get_ident() != self._owner:
-            raise RuntimeError("a Runtime is used by the thread that created it only")
+        with self._one_at_a_time:
+            yield from self._session()
+
+    def _session(self) -> Iterator[Session]:
         # A reused session has state in durable_rules (emptied, but there to delete).
         reused = bool(self._idle)
         sid = self._idle.pop() if reused else str(next(self._ids))

@@ -312,7 +312,7 @@ class _FailsFor(Evaluator):
 def test_an_engine_error_is_one_line_and_the_others_still_evaluated(
         second: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     failing = _FailsFor(load_rulebase([(RULES_DIR / "cid.yaml", None)]))
-    monkeypatch.setattr(jdm_cds.defaults, "default_evaluator", lambda disabled=(): failing)
+    monkeypatch.setattr(jdm_cds.defaults, "default_evaluator", lambda *_, **__: failing)
 
     result = run("evaluate", "--format", "json", second, EXAMPLE)
 

@@ -7,8 +7,11 @@ the engine cannot start (a rule pack or a plugin is broken: nothing is evaluated
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -19,6 +22,7 @@ from rich.console import Console
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.diagnostics import RuleLoadError
 from jdm_cds.model.reading import PatientFileError
+from jdm_cds.plugins.budget import DEFAULT_BUDGET
 from jdm_cds.plugins.manager import PluginLoadError, Plugins
 
 # The terminal's width; piped, the width COLUMNS gives (rich reads it), else 140.
@@ -37,13 +41,37 @@ DisablePlugin = Annotated[list[str] | None, typer.Option(
     help="Leave out an installed plugin, by the name 'plugins list' shows (repeatable).")]
 
 
+@dataclass
+class Settings:
+    """What the global options (before the command) set for the whole run."""
+
+    plugin_budget: float | None = DEFAULT_BUDGET  # seconds a plugin hook call may take
+
+
+settings = Settings()
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(value: str | None) -> date | None:
+    """A date written YYYY-MM-DD, nothing else (``date.fromisoformat`` would also take
+    ``20200101`` and ``2020-W01-1``)."""
     if value is None:
         return None
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"'{value}' is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_budget(value: float) -> float | None:
+    """``--plugin-timeout``: seconds, more than 0; 0 means no limit."""
+    if not math.isfinite(value) or value < 0:
+        raise typer.BadParameter(f"'{value:g}' is not a number of seconds (0 for no limit)",
+                                 param_hint="'--plugin-timeout'")
+    return None if value == 0 else value
 
 
 def report_error(error: Exception) -> None:
@@ -64,7 +92,7 @@ def plugin_failed(error: PluginLoadError) -> typer.Exit:
 
 def load_plugins(disabled: list[str] | None) -> Plugins:
     try:
-        return Plugins.load(disabled or ())
+        return Plugins.load(disabled or (), settings.plugin_budget)
     except PluginLoadError as error:
         raise plugin_failed(error) from None
 
@@ -73,7 +101,7 @@ def build_evaluator(disabled: list[str] | None = None) -> Evaluator:
     from jdm_cds.defaults import default_evaluator
 
     try:
-        return default_evaluator(disabled or ())
+        return default_evaluator(disabled or (), settings.plugin_budget)
     except PluginLoadError as error:
         raise plugin_failed(error) from None
     except RuleLoadError as error:

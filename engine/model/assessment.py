@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from jdm_cds.language.rule_types import Indicator, Status
 
@@ -132,20 +132,47 @@ class Recommendation(_Sourced):
     plugin: str | None = None
 
 
+# A plugin writes its cards: each text is bounded, so that a card cannot flood a report.
+_LABEL, _URL, _KEY, _TEXT, _MANY = 1_000, 2_000, 200, 2_000, 20
+
+
+def _bounded_source(source: Source) -> Source:
+    if not source.label or len(source.label) > _LABEL:
+        raise ValueError(f"label must have 1 to {_LABEL:,} characters (got {len(source.label):,})")
+    if source.url is not None and len(source.url) > _URL:
+        raise ValueError(f"url must have at most {_URL:,} characters (got {len(source.url):,})")
+    return source
+
+
+def _bounded_assumption(assumption: Assumption) -> Assumption:
+    if len(assumption.key) > _KEY or len(assumption.text) > _TEXT:
+        raise ValueError(f"an assumption's key may have {_KEY:,} characters and its text "
+                         f"{_TEXT:,} (got {len(assumption.key):,} and {len(assumption.text):,})")
+    return assumption
+
+
+_CardSource = Annotated[Source, AfterValidator(_bounded_source)]
+_CardAssumption = Annotated[Assumption, AfterValidator(_bounded_assumption)]
+
+
 class GuidanceCard(_Sourced):
-    """Advice from a plugin's guidance hook. Immutable once validated."""
+    """Advice from a plugin's guidance hook. Immutable once validated; every text bounded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: str = Field(min_length=1, max_length=200)
     indicator: Indicator
-    summary: str = Field(max_length=140)
-    detail: str
-    source: Source = _source()
-    sources: list[Source] = _sources()
-    assumptions: list[Assumption] = _assumptions()
-    version: str | None = Field(None, description="version of the pack the card belongs to")
-    plugin: str | None = None
+    summary: str = Field(min_length=1, max_length=140)
+    detail: str = Field(max_length=10_000)
+    source: _CardSource = _source()
+    sources: list[_CardSource] = Field(min_length=1, max_length=_MANY,
+                                       description="every reference it rests on")
+    assumptions: list[_CardAssumption] = Field(
+        default_factory=list, max_length=_MANY,
+        description="every assumption it rests on (ASSUMPTION in the text report)")
+    version: str | None = Field(None, max_length=100,
+                                description="version of the pack the card belongs to")
+    plugin: str | None = Field(None, max_length=200)
 
 
 class StaleData(_Model):

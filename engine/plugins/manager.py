@@ -3,31 +3,37 @@
 Start-up is strict and evaluation is forgiving. A plugin that cannot be imported, that
 implements an unknown hook or whose rule pack is invalid stops start-up with an error
 naming it, because silently running without its clinical rules would be worse. Once
-running, a plugin whose guidance hook raises or returns invalid cards costs only its own
-guidance: the error is reported with the assessment and every other plugin still runs.
+running, a plugin costs at most its own guidance: each plugin is called on its own, shown a
+read-only view of the assessment (``readonly.py``), within a time budget (``budget.py``);
+whatever it raises (``SystemExit`` included), a call over budget, and every card that is
+not valid (each text bounded) become error entries naming it, and every other plugin
+still runs on the same view. The judgements are never changed by a plugin.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import pluggy
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from jdm_cds.language.rulebase import Source, core_pack_paths
 from jdm_cds.model.assessment import Assessment, GuidanceCard, PluginError
 from jdm_cds.model.patient import Patient
 from jdm_cds.plugins import hookspecs
+from jdm_cds.plugins.budget import DEFAULT_BUDGET, Done, Failed, HookRunner, describe
 from jdm_cds.plugins.hookspecs import PROJECT
+from jdm_cds.plugins.readonly import read_only
 
 RULE_PACKS = "jdm_cds_rule_packs"
 GUIDANCE = "jdm_cds_guidance"
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+MAX_CARDS = 100  # cards one plugin may give one patient
 
 
 class PluginLoadError(Exception):
@@ -66,21 +72,24 @@ def plugin_manager() -> pluggy.PluginManager:
 class Plugins:
     """The plugins of one run, with their rule packs and guidance hooks resolved once."""
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, budget: float | None = DEFAULT_BUDGET) -> None:
         self.pm = pm
+        self.runner = HookRunner(budget)
         self.names = sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
         self.packs = {name: self._packs_of(name) for name in self.names}
         impls = pm.hook.jdm_cds_guidance.get_hookimpls()
         guided = {impl.plugin_name for impl in impls}
         self._guidance = [(name, self._caller(GUIDANCE, name))
                           for name in self.names if name in guided]
-        # Copying the assessment costs as much as judging the patient: only for those who read it.
+        # A read-only view costs half as much as judging the patient: only for those who read it.
         self._shows_assessment = any("assessment" in (*impl.argnames, *impl.kwargnames)
                                      for impl in impls)
 
     @classmethod
-    def load(cls, disabled: Iterable[str] = ()) -> Plugins:
-        """Load every installed plugin except those ``disabled`` (entry-point names)."""
+    def load(cls, disabled: Iterable[str] = (), budget: float | None = DEFAULT_BUDGET
+             ) -> Plugins:
+        """Load every installed plugin except those ``disabled`` (entry-point names); each
+        hook call may take ``budget`` seconds (``None``: no limit)."""
         packages = _packages_by_plugin()
         installed = sorted(packages)
         blocked = set(disabled)
@@ -103,20 +112,20 @@ class Plugins:
                 continue
             try:
                 pm.load_setuptools_entrypoints(PROJECT, name=name)
-            except Exception as error:
+            except (Exception, SystemExit, GeneratorExit) as error:
                 raise PluginLoadError(name, f"plugin '{name}' could not be loaded: "
-                                      f"{_describe(error)}") from error
-        return cls.of(pm)
+                                      f"{describe(error)}") from error
+        return cls.of(pm, budget)
 
     @classmethod
-    def of(cls, pm: pluggy.PluginManager) -> Plugins:
+    def of(cls, pm: pluggy.PluginManager, budget: float | None = DEFAULT_BUDGET) -> Plugins:
         """The plugins registered on ``pm``, checked for hooks that do not exist."""
         try:
             pm.check_pending()
         except pluggy.PluginValidationError as error:
             name = pm.get_name(error.plugin)
             raise PluginLoadError(name, f"plugin '{name}': {error}") from error
-        return cls(pm)
+        return cls(pm, budget)
 
     def _caller(self, hook: str, name: str) -> pluggy.HookCaller:
         """The hook of one plugin alone: each plugin is called on its own, so that a
@@ -126,19 +135,15 @@ class Plugins:
         return self.pm.subset_hook_caller(hook, remove_plugins=others)
 
     def _packs_of(self, name: str) -> tuple[Path, ...]:
-        try:
-            results = self._caller(RULE_PACKS, name)()
-        except Exception as error:
-            raise PluginLoadError(name, f"plugin '{name}' failed in {RULE_PACKS}: "
-                                  f"{_describe(error)}") from error
-        paths: list[Path] = []
-        for returned in results:
-            if isinstance(returned, str | PathLike) or not isinstance(returned, Sequence) or \
-                    not all(isinstance(item, str | PathLike) for item in returned):
-                raise PluginLoadError(name, f"plugin '{name}': {RULE_PACKS} must return a list "
-                                      f"of paths (got {returned!r})")
-            paths += [Path(item) for item in returned]
-        return tuple(paths)
+        caller = self._caller(RULE_PACKS, name)
+        [outcome] = self.runner.run([(name, lambda: _paths(name, caller()))])
+        if isinstance(outcome, Done):
+            paths: tuple[Path, ...] | str = outcome.value
+            if isinstance(paths, str):
+                raise PluginLoadError(name, paths)
+            return paths
+        verb = "failed in" if isinstance(outcome, Failed) else "did not return in time from"
+        raise PluginLoadError(name, f"plugin '{name}' {verb} {RULE_PACKS}: {outcome.error}")
 
     def sources(self) -> list[Source]:
         """The core packs, then each plugin's packs tagged with the plugin's name."""
@@ -163,50 +168,83 @@ class Plugins:
         """Every plugin's cards for this patient; a failing plugin becomes an error entry."""
         if not self._guidance:
             return [], []
-        view = assessment.model_copy(deep=True) if self._shows_assessment else assessment
+        # One view for all: being read-only, no plugin can change what the next one sees.
+        # The patient is a frozen model of tuples already.
+        view = read_only(assessment) if self._shows_assessment else assessment
+        calls = [(name, _guidance_call(name, caller, patient, view))
+                 for name, caller in self._guidance]
         cards: list[GuidanceCard] = []
         errors: list[PluginError] = []
-        for name, caller in self._guidance:
-            try:
-                results = caller(patient=patient, assessment=view)
-            except Exception as error:
-                errors.append(PluginError(plugin=name, hook=GUIDANCE, error=_describe(error)))
-                continue
-            for returned in results:
-                found, problems = _cards(name, returned)
+        for (name, _), outcome in zip(calls, self.runner.run(calls), strict=True):
+            if isinstance(outcome, Done):
+                found, problems = outcome.value
                 cards += found
                 errors += [PluginError(plugin=name, hook=GUIDANCE, error=p) for p in problems]
+            else:
+                errors.append(PluginError(plugin=name, hook=GUIDANCE, error=outcome.error))
+        # Every card was validated: its indicator is one of the three.
         cards.sort(key=lambda card: _SEVERITY[card.indicator])
         return cards, errors
 
 
+def _guidance_call(name: str, caller: pluggy.HookCaller, patient: Patient, view: Assessment
+                   ) -> Any:
+    """The call a worker makes for one plugin: the hook, then the checks of what it returned
+    (which may run the plugin's code too: a mapping's methods, a string's)."""
+    def call() -> tuple[list[GuidanceCard], list[str]]:
+        cards: list[GuidanceCard] = []
+        problems: list[str] = []
+        for returned in caller(patient=patient, assessment=view):
+            found, wrong = _cards(name, returned)
+            cards += found
+            problems += wrong
+        if len(cards) > MAX_CARDS:
+            problems.append(f"returned {len(cards)} cards; only the first {MAX_CARDS} are kept")
+            cards = cards[:MAX_CARDS]
+        return cards, problems
+    return call
+
+
+def _paths(name: str, results: list[Any]) -> tuple[Path, ...] | str:
+    """The pack paths a plugin returned, or what is wrong with them."""
+    paths: list[Path] = []
+    for returned in results:
+        if isinstance(returned, str | PathLike) or not isinstance(returned, Sequence) or \
+                not all(isinstance(item, str | PathLike) for item in returned):
+            shown = repr(returned)
+            shown = shown if len(shown) <= 200 else shown[:200] + "..."
+            return f"plugin '{name}': {RULE_PACKS} must return a list of paths (got {shown})"
+        paths += [Path(item) for item in returned]
+    return tuple(paths)
+
+
 def _cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], list[str]]:
-    if isinstance(returned, str | Mapping | GuidanceCard) or not isinstance(returned, Sequence):
+    if isinstance(returned, str | Mapping | BaseModel) or not isinstance(returned, Sequence):
         return [], [f"returned {type(returned).__name__}, not a list of guidance cards"]
     cards, problems = [], []
     for number, item in enumerate(returned, start=1):
-        if isinstance(item, GuidanceCard):
-            # Already validated when it was built: only the plugin's name is stamped on.
-            cards.append(item if item.plugin == plugin
-                         else item.model_copy(update={"plugin": plugin}))
-            continue
-        data = item
+        if number > MAX_CARDS + 1:
+            break  # enough to say there were too many; the rest is not looked at
+        # A card built by the plugin is checked again: model_construct skips validation.
+        data = _plain(item)
         if not isinstance(data, Mapping):
             problems.append(f"card {number} is a {type(item).__name__}, not a guidance card")
             continue
-        name = f"'{data['id']}'" if isinstance(data.get("id"), str) else str(number)
+        card_id = data.get("id")
+        name = f"'{card_id[:200]}'" if isinstance(card_id, str) else str(number)
         try:
             cards.append(GuidanceCard.model_validate({**data, "plugin": plugin}))
         except ValidationError as error:
             reasons = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
-                                for e in error.errors())
+                                for e in error.errors(include_input=False))
             problems.append(f"invalid guidance card {name}: {reasons}")
     return cards, problems
 
 
-def _describe(error: BaseException) -> str:
-    """The error and where in the plugin it was raised, for the plugin's author."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if not frame.filename.startswith("<")]
-    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"{type(error).__name__}: {error}{where}"
+def _plain(item: object) -> object:
+    """A card as plain data: a model's fields as a dict, its nested models likewise."""
+    if isinstance(item, BaseModel):
+        return {key: _plain(value) for key, value in vars(item).items()}
+    if isinstance(item, list | tuple):
+        return [_plain(value) for value in item]
+    return item
