@@ -25,7 +25,7 @@ from jdm_cds.cli.batch import (
     results,
     text_console,
 )
-from jdm_cds.cli.common import DisablePlugin, build_evaluator
+from jdm_cds.cli.common import DisablePlugin, build_evaluator, settings
 from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Task, error_entry
 from jdm_cds.evaluate import Evaluator
@@ -53,7 +53,8 @@ def cohort(
     if parquet and output is Format.jsonl:
         raise typer.BadParameter("--output FILE.parquet writes tables: use --format text or "
                                  "json for the summary")
-    task = Task(mode="cohort", engines=(EngineSpec(disabled),),
+    engine = EngineSpec(disabled, plugin_budget=settings.plugin_budget)
+    task = Task(mode="cohort", engines=(engine,),
                 json="line" if output is Format.jsonl and not parquet else None,
                 tables=parquet)
 

@@ -25,7 +25,7 @@ from jdm_cds.cli.batch import (
     results,
     text_console,
 )
-from jdm_cds.cli.common import DisablePlugin, build_evaluator, parse_date, stderr
+from jdm_cds.cli.common import DisablePlugin, build_evaluator, parse_date, settings, stderr
 from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Result, Task, error_entry
 from jdm_cds.evaluate import Evaluator
@@ -53,8 +53,9 @@ def evaluate(
     apply_limits(max_file_mb, max_visits)
     when = parse_date(at)
     disabled = tuple(disable_plugin or ())
+    engine = EngineSpec(disabled, plugin_budget=settings.plugin_budget)
     json = {Format.json: "indent", Format.jsonl: "line"}.get(output)
-    task = Task(mode="timeline" if timeline else "assess", engines=(EngineSpec(disabled),),
+    task = Task(mode="timeline" if timeline else "assess", engines=(engine,),
                 at=when, json=None if timeline else json,  # type: ignore[arg-type]
                 text=output is Format.text or timeline)
 

@@ -36,6 +36,7 @@ class EngineSpec:
 
     disabled: tuple[str, ...] = ()
     rules: str | None = None
+    plugin_budget: float | None = 2.0  # seconds a plugin hook call may take (None: no limit)
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,10 @@ def _build(spec: EngineSpec) -> Evaluator:
 
     try:
         if spec.rules is None:
-            # The compiled rule base is shared; the runtime is this thread's own.
-            shared = default_evaluator(spec.disabled)
-            return Evaluator(shared.rulebase, shared.guidance)
-        plugins = Plugins.load(spec.disabled)
+            # One evaluator per process: its runtime serves every thread, one session at
+            # a time.
+            return default_evaluator(spec.disabled, spec.plugin_budget)
+        plugins = Plugins.load(spec.disabled, spec.plugin_budget)
         core = set(core_pack_paths())
         packs = sorted(Path(spec.rules).glob("*.yaml"))
         if not packs:
@@ -187,6 +188,11 @@ def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
         from jdm_cds.report.timeline import rows
 
         found = rows(evaluator, patient, task.at)
+        if not found and task.at is not None:  # not silent: no visit that early
+            result.error = [f"{result.label}: --at: no visit on or before "
+                            f"{task.at.isoformat()} (the first is on "
+                            f"{patient.visits[0].date.isoformat()}): no timeline to show"]
+            return
         result.value = found
         if task.json is not None:
             result.json = _dumps([r.to_dict() for r in found], task.json)

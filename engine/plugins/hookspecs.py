@@ -35,7 +35,8 @@ def jdm_cds_rule_packs() -> Sequence[str | PathLike[str]] | None:
     """Return the paths of the YAML rule packs this plugin contributes.
 
     Called once at start-up, before any patient is evaluated, on every plugin that is
-    not disabled.
+    not disabled, within the same time budget as guidance: a call that raises or does not
+    return in time stops start-up naming the plugin.
 
     The packs are validated together with the core packs (``rules/``) and the packs of
     every other plugin, then compiled into the same rule base: their rules run in the
@@ -58,9 +59,12 @@ def jdm_cds_guidance(
     """Return guidance cards for one patient.
 
     Called once per evaluated patient, after every rule has been judged, on each plugin
-    separately: a plugin that raises, or returns a card that is not valid, is reported as
-    an error entry naming the plugin (in the assessment's ``errors`` and, in text mode,
-    on stderr) while the evaluation and the other plugins' guidance go on.
+    separately, on a worker thread and within a time budget (default 2 s; ``jdm-cds
+    --plugin-timeout``). Whatever the call raises (``SystemExit`` and ``GeneratorExit``
+    included), a call over budget (its result is discarded) and every card that is not
+    valid become an error entry naming the plugin (in the assessment's ``errors`` and, in
+    text mode, on stderr) while the evaluation and the other plugins' guidance go on. A
+    plugin whose call is still running over budget is not called again until it returns.
 
     Guidance is the standing advice a plugin gives for a kind of patient (for example an
     antibody's known risks). Anything that depends on clinical data (a threshold, an
@@ -68,15 +72,20 @@ def jdm_cds_guidance(
     judged in the engine, cited and explained.
 
     :param patient: the validated patient (``jdm_cds.Patient``: ``patient.id``,
-        ``patient.antibodies``, ``patient.visits``, ...). Read-only.
+        ``patient.antibodies``, ``patient.visits``, ...). A frozen model: read-only.
     :param assessment: the judgements, alerts and recommendations of this evaluation so
-        far (``jdm_cds.Assessment``). A copy: changing it changes nothing.
+        far (``jdm_cds.Assessment``), as a read-only view: its models are frozen and its
+        dicts and lists refuse changes, so changing it raises (the plugin then fails for
+        this patient). Every plugin sees the same view. ``assessment.model_dump()`` gives
+        plain data of your own to change.
 
     :return: a list of cards, each an ``jdm_cds.model.assessment.GuidanceCard`` or a mapping
-        with ``id`` (prefixed with the plugin's name), ``indicator`` (``info``,
-        ``warning`` or ``critical``), ``summary`` (under 140 characters), ``detail``, and
-        ``sources`` (a list of ``{label, url}``: where the advice comes from) or ``source``
-        (one of them; it is always the first of ``sources``); optionally ``assumptions``
-        (``{key, text}`` each) and ``version``. The engine sets each
-        card's ``plugin``. ``None`` or an empty list means no guidance for this patient.
+        with ``id`` (prefixed with the plugin's name; at most 200 characters),
+        ``indicator`` (``info``, ``warning`` or ``critical``), ``summary`` (1 to 140
+        characters), ``detail`` (at most 10,000 characters) and ``source`` (``{label,
+        url}``: where the advice comes from; label at most 1,000 characters, url 2,000),
+        or ``sources`` (a list of them, the first being ``source``; at most 20). Every card
+        is validated again on return (a card built with ``model_construct`` too); at most
+        100 cards are kept. The engine sets each card's ``plugin``. ``None`` or an empty
+        list means no guidance for this patient.
     """
