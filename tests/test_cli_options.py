@@ -25,8 +25,11 @@ def run(*args: str | Path) -> Result:
     return result
 
 
+ARABIC_INDIC_DATE = "\u0662\u0660\u0662\u0660-\u0660\u0661-\u0660\u0661"
+
+
 @pytest.mark.parametrize("at", ["20200101", "2020-W01-1", "2020-001", "2020-1-1", "2020-01-01T00",
-                                " 2020-01-01", "2020-02-30", "\u0662\u0660\u0662\u0660-\u0660\u0661-\u0660\u0661"])
+                                " 2020-01-01", "2020-02-30", ARABIC_INDIC_DATE])
 def test_at_is_strictly_yyyy_mm_dd(at: str) -> None:
     result = run("evaluate", "--at", at, EXAMPLE)
 
