@@ -106,7 +106,7 @@ def test_one_patient_failing_at_any_stage_costs_only_that_patient(
         evaluator = Evaluator(default_evaluator().rulebase, default_evaluator().guidance)
         _guidance_raising_for_victim(evaluator)
         monkeypatch.setattr(jdm_cds.defaults, "default_evaluator",
-                            lambda disabled=(): evaluator)
+                            lambda *_, **__: evaluator)
     else:
         owner, name, is_victim = STAGES[stage]
         if stage == "rendering" and output != "text":
