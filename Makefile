@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz
+.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 # The property tests marked fuzz, each as a long campaign (tests/campaign.py).
 fuzz: $(STAMP)
 	JDM_CDS_FUZZ=1 $(BIN)/python -m pytest -q -m fuzz tests
+
+# Memory over a long life: 10,000 short-lived threads, then 1,000,000 evaluations, each flat
+# within 5% after warm-up (python -m jdm_cds.soak -h).
+soak: $(STAMP)
+	$(BIN)/python -m jdm_cds.soak
 
 bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -26,7 +27,14 @@ from jdm_cds.language.rulebase import Source, core_pack_paths
 from jdm_cds.model.assessment import Assessment, GuidanceCard, PluginError
 from jdm_cds.model.patient import Patient
 from jdm_cds.plugins import hookspecs
-from jdm_cds.plugins.budget import DEFAULT_BUDGET, Done, Failed, HookRunner, describe
+from jdm_cds.plugins.budget import (
+    DEFAULT_BUDGET,
+    Done,
+    Failed,
+    HookRunner,
+    call_once,
+    describe,
+)
 from jdm_cds.plugins.hookspecs import PROJECT
 from jdm_cds.plugins.readonly import read_only
 
@@ -34,6 +42,7 @@ RULE_PACKS = "jdm_cds_rule_packs"
 GUIDANCE = "jdm_cds_guidance"
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 MAX_CARDS = 100  # cards one plugin may give one patient
+BUILT_IN_PACKAGE = "jdm_cds_plugins."
 
 
 class PluginLoadError(Exception):
@@ -81,6 +90,11 @@ class Plugins:
         guided = {impl.plugin_name for impl in impls}
         self._guidance = [(name, self._caller(GUIDANCE, name))
                           for name in self.names if name in guided]
+        # The built-in antibody plugins are part of jdm-cds (their guidance looks up static
+        # cards): called in this thread, saving a thread switch per patient. Every other
+        # plugin is called on a worker thread within the budget.
+        self._built_in = {name for name in self.names
+                          if _module_of(pm.get_plugin(name)).startswith(BUILT_IN_PACKAGE)}
         # A read-only view costs half as much as judging the patient: only for those who read it.
         self._shows_assessment = any("assessment" in (*impl.argnames, *impl.kwargnames)
                                      for impl in impls)
@@ -173,9 +187,13 @@ class Plugins:
         view = read_only(assessment) if self._shows_assessment else assessment
         calls = [(name, _guidance_call(name, caller, patient, view))
                  for name, caller in self._guidance]
+        outcomes = dict(zip([name for name, _ in calls if name not in self._built_in],
+                            self.runner.run([c for c in calls if c[0] not in self._built_in]),
+                            strict=True))
         cards: list[GuidanceCard] = []
         errors: list[PluginError] = []
-        for (name, _), outcome in zip(calls, self.runner.run(calls), strict=True):
+        for name, call in calls:
+            outcome = outcomes[name] if name in outcomes else call_once(call)
             if isinstance(outcome, Done):
                 found, problems = outcome.value
                 cards += found
@@ -203,6 +221,13 @@ def _guidance_call(name: str, caller: pluggy.HookCaller, patient: Patient, view:
             cards = cards[:MAX_CARDS]
         return cards, problems
     return call
+
+
+def _module_of(plugin: object) -> str:
+    """The module a plugin (a module, or an object) is defined in."""
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__ + "."
+    return f"{type(plugin).__module__}."
 
 
 def _paths(name: str, results: list[Any]) -> tuple[Path, ...] | str:
