@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, get_args
 
+from jdm_cds import would_decide
 from jdm_cds.facts.builder import Fact, FactBuilder, Timeline, timeline
 from jdm_cds.language.compiler import (
     LEAF_STATUS,
@@ -84,6 +85,7 @@ class Evaluator:
         self._judge_keys = {rule: judge_key(rule) for rule in visit_judgements}
         self._facts = FactBuilder(derived, visit_judgements,
                                   bool(rulebase.judgements("patient")))
+        self._would_decide = would_decide.WouldDecideExplainer(rulebase)
         status_fields = evaluation_status_fields(rulebase.packs)
         self._explained = {rule_id: _Explained.of(c, status_fields)
                            for rule_id, c in rulebase.rules.items()}
@@ -99,6 +101,10 @@ class Evaluator:
 
     def _watched(self, fact: Fact) -> bool:
         return self._watch is None or not self._watch.isdisjoint(fact)
+
+    def visit_facts(self, patient: Patient, at: date | None = None) -> list[Fact]:
+        """The facts of each visit on or before ``at``, with their derived values."""
+        return self._facts.visits(timeline(patient, at), {})
 
     def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
         tl = timeline(patient, at)
@@ -117,6 +123,8 @@ class Evaluator:
             outcomes = session.outcomes
         assessment = _Builder(tl, visits, patient_facts, outcomes, details,
                               self._explained).build(self.rulebase.rules.values())
+        assessment = would_decide.annotate(self._would_decide, assessment, tl, visits,
+                                           patient_facts)
         if self.guidance is not None:
             cards, errors = self.guidance(patient, assessment)
             assessment = assessment.model_copy(update={"guidance": cards, "errors": errors})

@@ -44,6 +44,9 @@ class Judgement(_Model):
     values: dict[str, Any] = Field(default_factory=dict,
                                    description="values the rule reports, e.g. score, category")
     plugin: str | None = None
+    would_decide: WouldDecide | None = Field(
+        None, description="for an indeterminate judgement: the smallest sets of missing values "
+        "that would settle it, with the ranges giving each status, and any open window")
 
 
 def _first_source(data: Any) -> Any:
@@ -205,3 +208,43 @@ class Assessment(_Model):
     recommendations: list[Recommendation] = Field(default_factory=list)
     guidance: list[GuidanceCard] = Field(default_factory=list)
     errors: list[PluginError] = Field(default_factory=list)
+
+
+class Bound(_Model):
+    """The range of one missing value in a completion: ``low``/``high`` for a number (None:
+    unbounded), or the ``values`` a yes/no, text or status field may take."""
+
+    field: str
+    text: str = Field(description="the range as a test, e.g. 'cmas >= 48'")
+    low: float | None = None
+    low_inclusive: bool = True
+    high: float | None = None
+    high_inclusive: bool = True
+    values: list[Any] | None = None
+
+
+class Completion(_Model):
+    """A smallest set of missing values that would settle a judgement, and which of their
+    ranges give which status (each alternative a list of bounds, one per field)."""
+
+    fields: list[str]
+    met: list[list[Bound]] = Field(default_factory=list)
+    not_met: list[list[Bound]] = Field(default_factory=list)
+    not_applicable: list[list[Bound]] = Field(default_factory=list)
+
+
+class WindowClose(_Model):
+    """An open time window: when it closes, and what a visit before then would need."""
+
+    closes: date = Field(description="the last day of the window")
+    needs: str = Field(description="what a visit on or before that day would need, in words")
+
+
+class WouldDecide(_Model):
+    sets: list[Completion] = Field(default_factory=list)
+    window: WindowClose | None = None
+    complete: bool = Field(True, description="false when the search stopped at its limit "
+                           "(sets then lists the smaller ones found)")
+
+
+Judgement.model_rebuild()

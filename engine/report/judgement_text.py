@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jdm_cds.model.assessment import Judgement
-from jdm_cds.report.glossary import PATIENT_FIELDS, Glossary
+from jdm_cds.model.assessment import Bound, Judgement
+from jdm_cds.report.glossary import PATIENT_FIELDS, Glossary, number
 
 STATUS_WORDS = {"met": "MET", "not_met": "NOT MET", "indeterminate": "INDETERMINATE",
                 "not_applicable": "NOT APPLICABLE"}
@@ -144,3 +144,60 @@ def why_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
         said.append(f"Not yet known: {', '.join(derived)}.")
     said += [_sentence(reason) for reason in judgement.reasons]
     return [Line("Why open", " ".join(said) or "The measured values do not decide it.")]
+
+
+_STATUS_SAID = {"met": "met", "not_met": "not met", "not_applicable": "not applicable",
+                "indeterminate": "indeterminate"}
+
+
+def bound_words(bound: Bound, glossary: Glossary) -> str:
+    """A range of one missing value in clinical words: ``CMAS >= 48``, ``CK > 150 U/L``."""
+    term = glossary.term(bound.field)
+    if bound.values is not None:
+        shown = " or ".join(_STATUS_SAID.get(v, v) if isinstance(v, str) else
+                            term.show(v) for v in bound.values)
+        return f"{term.label}: {shown}"
+    unit = f"\u00a0{term.unit}" if term.unit else ""
+
+    def num(value: float) -> str:
+        return f"{number(value)}{unit}"
+
+    if bound.low is not None and bound.low == bound.high:
+        return f"{term.label} = {num(bound.low)}"
+    if bound.low is not None and bound.high is not None:
+        return (f"{term.label} {'>=' if bound.low_inclusive else '>'} {num(bound.low)} and "
+                f"{'<=' if bound.high_inclusive else '<'} {num(bound.high)}")
+    if bound.low is not None:
+        return f"{term.label} {'>=' if bound.low_inclusive else '>'} {num(bound.low)}"
+    if bound.high is not None:
+        return f"{term.label} {'<=' if bound.high_inclusive else '<'} {num(bound.high)}"
+    return f"{term.label}: any value"
+
+
+def would_decide_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
+    """What would settle an open judgement: each smallest set of missing values with the
+    ranges that give each status, and the open window's closing day."""
+    wd = judgement.would_decide
+    if wd is None:
+        return []
+    said: list[str] = []
+    for completion in wd.sets:
+        for status in ("met", "not_met", "not_applicable"):
+            for alternative in getattr(completion, status):
+                ranges = " and ".join(_trimmed(bound, glossary) for bound in alternative)
+                said.append(f"{ranges} \u2192 {_STATUS_SAID[status]}")
+    lines = [Line("Would decide", "; ".join(said))] if said else []
+    if wd.window is not None:
+        lines.append(Line("Window", f"closes on {wd.window.closes}; it would take "
+                          f"{wd.window.needs}"))
+    if not wd.complete:
+        lines.append(Line("Would decide", "(more combinations than shown)"))
+    return lines
+
+
+def _trimmed(bound: Bound, glossary: Glossary) -> str:
+    """A bound without the side that is the measure's own limit (``CMAS >= 48``, not
+    ``CMAS >= 48 and <= 52``)."""
+    from jdm_cds.would_decide import one_sided
+
+    return bound_words(one_sided(bound), glossary)

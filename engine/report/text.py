@@ -27,6 +27,7 @@ from jdm_cds.report.judgement_text import (
     criteria_lines,
     values_line,
     why_lines,
+    would_decide_lines,
 )
 from jdm_cds.report.literal import literal
 from jdm_cds.report.timeline import Row
@@ -138,7 +139,7 @@ class _Writer:
 
 def judgement_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
     """The working of a judgement, every piece of text escaped for a terminal."""
-    lines = [*why_lines(judgement, glossary)]
+    lines = [*why_lines(judgement, glossary), *would_decide_lines(judgement, glossary)]
     shown = values_line(judgement, glossary)
     if shown is not None:
         lines.append(shown)
