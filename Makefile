@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak
+.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ acceptance-report: $(STAMP) $(REPORT_TOOL)/node_modules/.package-lock.json
 	status=$$?; \
 	node $(REPORT_TOOL)/generate.js reports/cucumber reports/acceptance || exit 1; \
 	exit $$status
+
+# The example's patient page (reports/patient-mda5.html), its figure as PNG and a screenshot
+# in headless Chromium (docs/patient-page.png; Debian's chromium, installed if missing).
+patient-page: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	mkdir -p reports docs
+	$(BIN)/jdm-cds report examples/patient-mda5.yaml -o reports/patient-mda5.html \
+		--png docs/patient-mda5-trajectory.png
+	$(BIN)/python tests/browser.py reports/patient-mda5.html docs/patient-page.png 1100,2400
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports $(REPORT_TOOL)/node_modules

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli import cohort, diff, evaluate, plugins, rules, schema
+from jdm_cds.cli import cohort, diff, evaluate, plugins, report, rules, schema
 from jdm_cds.cli.common import parse_budget, settings, stdout
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
@@ -70,6 +70,7 @@ app.command()(evaluate.evaluate)
 app.command()(cohort.cohort)
 app.command()(diff.diff)
 app.command()(schema.schema)
+app.command()(report.report)
 
 rules_app = typer.Typer(no_args_is_help=True, help="Work with rule packs.")
 rules_app.command("check")(rules.rules_check)
