@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page
+.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page acceptance-screenshot
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ acceptance-report: $(STAMP) $(REPORT_TOOL)/node_modules/.package-lock.json
 	status=$$?; \
 	node $(REPORT_TOOL)/generate.js reports/cucumber reports/acceptance || exit 1; \
 	exit $$status
+
+# The acceptance report as headless Chromium shows it (docs/acceptance-report.png).
+acceptance-screenshot: acceptance-report
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python tests/browser.py reports/acceptance/index.html docs/acceptance-report.png \
+		1280,1600
 
 # The example's patient page (reports/patient-mda5.html), its figure as PNG and a screenshot
 # in headless Chromium (docs/patient-page.png; Debian's chromium, installed if missing).

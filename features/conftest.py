@@ -44,9 +44,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Feature,
                               scenario: Scenario) -> None:
-    request.config.stash[COVERAGE].ran(feature.filename, scenario.line_number)
+    coverage = request.config.stash[COVERAGE]
+    coverage.ran(feature.filename, scenario.line_number)
+    fired = coverage.take_current()
     if request.config.option.cucumber_json_path:
-        report_tables.keep(request.config, feature.rel_filename, request.node.name, scenario)
+        example = request.node.callspec.params.get("_pytest_bdd_example", {}) \
+            if hasattr(request.node, "callspec") else {}
+        report_tables.keep(request.config, feature.rel_filename, request.node.name, scenario,
+                           example, fired)
 
 
 @pytest.hookimpl(trylast=True)

@@ -28,12 +28,21 @@ BUILT_IN_PLUGINS = FEATURES.parent / "plugins"
 class RuleCoverage:
     fired: set[str] = field(default_factory=set)
     scenarios: set[tuple[str, int]] = field(default_factory=set)  # (feature file, line)
+    # What the running scenario has fired so far, rule id -> pack version (for the report).
+    current: dict[str, str] = field(default_factory=dict)
 
     def record(self, assessment: Assessment) -> None:
-        self.fired |= {rule for rule, judgement in assessment.judgements.items()
-                       if judgement.status in DECIDED}
-        self.fired |= {alert.rule for alert in assessment.alerts}
-        self.fired |= {rec.rule for rec in assessment.recommendations}
+        fired = {rule: j.version for rule, j in assessment.judgements.items()
+                 if j.status in DECIDED}
+        fired |= {alert.rule: alert.version for alert in assessment.alerts}
+        fired |= {rec.rule: rec.version for rec in assessment.recommendations}
+        self.fired |= set(fired)
+        self.current |= fired
+
+    def take_current(self) -> dict[str, str]:
+        """The rules the scenario that just ended fired, and start afresh."""
+        fired, self.current = self.current, {}
+        return fired
 
     def ran(self, feature_file: str, line: int) -> None:
         self.scenarios.add((str(Path(feature_file).resolve()), line))

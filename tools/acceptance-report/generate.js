@@ -20,6 +20,15 @@ const features = fs
 const scenarios = features.flatMap((feature) => feature.elements);
 const failed = scenarios.filter((s) => s.steps.some((step) => step.result.status === "failed"));
 
+// Rule coverage (written next to the JSON folder by features/steps/report_tables.py): each
+// rule with its pack version and how many scenarios exercised it. Text is escaped: the
+// formatter inserts it as HTML.
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => (
+  { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const coverageFile = path.join(path.dirname(path.resolve(jsonDir)), "rule-coverage.json");
+const coverage = fs.existsSync(coverageFile)
+  ? JSON.parse(fs.readFileSync(coverageFile, "utf8")) : {};
+
 reporter.generate({
   jsonDir,
   reportPath,
@@ -27,6 +36,8 @@ reporter.generate({
   reportName: "jdm-cds: acceptance scenarios",
   pageFooter: "<div class='created-by'><p>jdm-cds acceptance scenarios (features/*.feature)</p></div>",
   hideMetadata: true,
+  // The patient tables (step attachments) are shown without a click.
+  customStyle: path.join(__dirname, "visible-tables.css"),
   displayDuration: false,
   disableLog: true,
   customData: {
@@ -36,6 +47,11 @@ reporter.generate({
       { label: "Features", value: String(features.length) },
       { label: "Scenarios", value: `${scenarios.length} (${failed.length} failed)` },
       { label: "Step library", value: "features/README.md" },
+      { label: "Rule coverage", value: "rule (pack version): scenarios that exercised it" },
+      ...Object.entries(coverage).map(([rule, entry]) => ({
+        label: escapeHtml(`${rule} (${entry.version})`),
+        value: escapeHtml(String(entry.scenarios)),
+      })),
     ],
   },
 });
