@@ -6,6 +6,7 @@ importing them here makes them available to every feature file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,32 @@ def pytest_configure(config: pytest.Config) -> None:
         ids = sorted(rule.id for pack in core for rule in pack.rules)
     for rule in ids:
         config.addinivalue_line("markers", f"{rule}: scenarios that exercise rule {rule}")
+    # A clinician's own tags are allowed: every tag of a feature file in reach is registered,
+    # so --strict-markers refuses only a misspelt -m, never a feature file.
+    known = {*AREA_TAGS, *ids}
+    for tag in sorted(feature_tags(config) - known):
+        config.addinivalue_line("markers", f"{tag}: a tag of a feature file")
     config.stash[COVERAGE] = RuleCoverage()
+
+
+_TAG = re.compile(r"(?<!\S)@(\S+)")
+
+
+def feature_tags(config: pytest.Config) -> set[str]:
+    """The tags written in the feature files under features/ and under the paths given."""
+    roots = [Path(__file__).parent, *(Path(str(arg).split("::")[0]) for arg in config.args)]
+    files: set[Path] = set()
+    for root in roots:
+        if root.suffix == ".feature" and root.is_file():
+            files.add(root.resolve())
+        elif root.is_dir():
+            files.update(p.resolve() for p in root.rglob("*.feature"))
+    tags: set[str] = set()
+    for path in files:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lstrip().startswith("@"):
+                tags.update(_TAG.findall(line))
+    return tags
 
 
 @pytest.hookimpl(trylast=True)
