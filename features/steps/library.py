@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,6 +102,7 @@ class Case:
     draft: PatientDraft = field(default_factory=PatientDraft)
     file: Path | None = None
     disabled_plugins: set[str] = field(default_factory=set)
+    needed_plugins: set[str] = field(default_factory=set)
     extra_plugins: dict[str, object] = field(default_factory=dict)
     assessment: Assessment | None = None
     rejected: PatientFileError | None = None
@@ -262,6 +264,20 @@ class _FailingPlugin:
         raise RuntimeError("this plugin fails on purpose")
 
 
+@step("Given", r'the installed plugin "(?P<name>[^"]+)" is used',
+      'the installed plugin "example_ifn" is used',
+      "Scenarios use the built-in plugins only, so that another installed plugin cannot "
+      "change what they check; this lets one in.")
+def _use_plugin(case: Case, name: str) -> None:
+    case.needed_plugins.add(name)
+
+
+def third_party_plugins() -> set[str]:
+    """Installed plugins (entry-point names) that are not among the built-in ones."""
+    return {ep.name for ep in entry_points(group="jdm_cds")
+            if not ep.value.startswith("jdm_cds_plugins")}
+
+
 @step("Given", r'an installed plugin "(?P<name>[^"]+)" whose guidance fails',
       'an installed plugin "broken" whose guidance fails',
       "Adds a plugin that raises an error whenever it is asked for guidance.")
@@ -270,9 +286,11 @@ def _failing_plugin(case: Case, name: str) -> None:
 
 
 def _evaluator(case: Case) -> Evaluator:
+    # The built-in plugins, those the scenario asks for, and none other.
+    disabled = case.disabled_plugins | (third_party_plugins() - case.needed_plugins)
     if not case.extra_plugins:
-        return default_evaluator(case.disabled_plugins)
-    plugins = Plugins.load(case.disabled_plugins)
+        return default_evaluator(disabled)
+    plugins = Plugins.load(disabled)
     for name, plugin in case.extra_plugins.items():
         plugins.pm.register(plugin, name=name)
     return evaluator_for(Plugins.of(plugins.pm))
