@@ -28,7 +28,7 @@ from typing import Any
 
 from jdm_cds.facts.builder import Fact, Timeline
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, RuleBase, leaf_key
-from jdm_cds.language.relevance import outcome
+from jdm_cds.language.relevance import reader
 from jdm_cds.language.rule_types import (
     STATUSES,
     All,
@@ -56,6 +56,11 @@ _SYMBOL = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=", "neq": "!=
 MAX_TRIED = 20_000
 _CACHE_SIZE = 4096
 SETTLED = ("met", "not_met", "not_applicable")
+
+
+def outcome(leaf: Leaf, fact: Mapping[str, Any]) -> Outcome:
+    """One test's outcome on a fact, read as the compiled paths test it."""
+    return reader(leaf)(fact)
 
 
 def _measure_range(field: str) -> tuple[float | None, float | None]:
