@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -126,3 +127,30 @@ def test_progress_bar_on_a_terminal_only_and_never_with_quiet(
     assert "5/5" in shown["terminal"]
     assert "1 errors" in shown["terminal"]
     assert shown["quiet"] == shown["pipe"] == ""
+
+
+def big_first_chunk(items: Sequence[WorkItem], task: Task) -> list[Result]:
+    """A chunk runner whose first chunk's answer is large: the parent is still reading it
+    when the next chunk's answer arrives, so both are taken in one round."""
+    results = run_chunk(items, task)
+    if items[0].index == 0:
+        results[0].json = b" " * 8_000_000
+    return results
+
+
+def test_a_window_emptied_in_one_round_is_fed_again(tmp_path: Path) -> None:
+    # One worker, two chunks in flight (the whole window): both answers are taken in one
+    # round, and the run must feed the next chunks rather than wait for nothing.
+    files = []
+    for index in range(5):
+        files.append(tmp_path / f"p{index}.yaml")
+        files[-1].write_text(EXAMPLE.read_text().replace("EX-MDA5", f"P-{index}"))
+    pool = ProcessPool(Task("assess"), jobs=1, chunk=1, run=big_first_chunk)
+    results: list[Result] = []
+    runner = threading.Thread(target=lambda: results.extend(pool.map(Inputs(files))),
+                              daemon=True)
+    runner.start()
+    runner.join(timeout=120)
+
+    assert not runner.is_alive(), "the pool waited with nothing in flight"
+    assert [r.patient_id for r in results] == [f"P-{i}" for i in range(5)]

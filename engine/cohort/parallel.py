@@ -171,6 +171,12 @@ class ProcessPool:
         exhausted = False
         window = self.jobs * AHEAD
         while True:
+            # Output first: what it frees of the window is fed below, before any wait (fed
+            # before the output, a full window could be emptied with nothing left in flight,
+            # and the wait below would never end).
+            while next_out in done:
+                yield from done.pop(next_out)
+                next_out += 1
             # Feed ready workers, never more than the window ahead of the output.
             for worker in self._workers:
                 while worker.ready and len(worker.held) < AHEAD:
@@ -186,9 +192,6 @@ class ProcessPool:
                         sent[number] = chunk
                     worker.held.append(number)
                     worker.conn.send((number, sent[number]))
-            while next_out in done:
-                yield from done.pop(next_out)
-                next_out += 1
             if exhausted and next_out == next_in:
                 return
             self._wait(sent, done)
