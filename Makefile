@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page acceptance-screenshot
+.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page acceptance-screenshot fhir-fixtures
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ fuzz: $(STAMP)
 # within 5% after warm-up (python -m jdm_cds.soak -h).
 soak: $(STAMP)
 	$(BIN)/python -m jdm_cds.soak
+
+# The FHIR fixtures (examples/fhir/, features/fhir_study_cases/: outside features/study_cases,
+# whose folder is one cohort) are the patient files exported by `jdm-cds fhir export`: regenerate them
+# whenever a patient file changes (tests/test_fhir_fixtures.py checks that they are current).
+FHIR_SOURCES := examples/patient-mda5.yaml $(wildcard features/study_cases/P*.yaml)
+fhir-fixtures: $(STAMP)
+	@for f in $(FHIR_SOURCES); do \
+	  case $$f in examples/*) dir=examples/fhir;; *) dir=features/fhir_study_cases;; esac; \
+	  out=$$dir/$$(basename $$f .yaml).json; mkdir -p $$dir; \
+	  $(BIN)/jdm-cds fhir export $$f -o $$out || exit 1; echo "$$out"; done
 
 bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench

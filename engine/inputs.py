@@ -1,10 +1,12 @@
 """What the command line names, as work items: one patient each, in input order.
 
-Paths are patient files (YAML, JSON), JSON Lines files (``.jsonl``, one patient a line,
-read as they are evaluated), folders (every patient file under them, sorted), or ``-`` for
-one patient on standard input. A work item is small and picklable (a path, or
-the text already read), so that it can be sent to a worker process; the worker reads and
-validates it (``load_item``), so that the parsing is spread over the workers too.
+Paths are patient files (YAML, JSON; a JSON FHIR Bundle is detected by its
+``resourceType``), JSON Lines files (``.jsonl``, one patient a line, read as they are
+evaluated), folders (every patient file under them, sorted), FHIR Bulk Data export folders
+(NDJSON: one item a patient, streamed), or ``-`` for one patient on standard input. A work
+item is small and picklable (a path, the text already read, or one patient's FHIR
+resources), so that it can be sent to a worker process; the worker reads and validates it
+(``load_item``), so that the parsing is spread over the workers too.
 Enumeration is lazy: a cohort of any size is never held in memory.
 """
 
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jdm_cds.model.patient import Patient
 from jdm_cds.model.reading import (
@@ -24,6 +27,9 @@ from jdm_cds.model.reading import (
     iter_patient_files,
     load_patient,
 )
+
+if TYPE_CHECKING:
+    from jdm_cds.interop.fhir.reader import FhirPatient
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -40,6 +46,8 @@ class WorkItem:
     text: str | None = None
     patient: Patient | None = None  # already read (a line of a JSON Lines file)
     failure: tuple[Problem, ...] = ()  # why it could not be read
+    resources: tuple[dict[str, Any], ...] | None = None  # one patient of a FHIR Bulk export
+    fhir_mapping: str | None = None  # the FHIR mapping file (None: the built-in one)
 
 
 class Inputs:
@@ -49,15 +57,23 @@ class Inputs:
     for JSON Lines, read as they are evaluated).
     """
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]]) -> None:
-        self._sources: list[list[str] | str | Path] = []
+    def __init__(self, paths: Iterable[str | os.PathLike[str]],
+                 fhir_mapping: str | os.PathLike[str] | None = None) -> None:
+        from jdm_cds.interop.fhir.bulk import is_bulk_export
+
+        self._sources: list[list[str] | str | Path | tuple[str]] = []
         self.total: int | None = 0
+        self.fhir_mapping = None if fhir_mapping is None else os.fspath(fhir_mapping)
         for path in paths:
             if os.fspath(path) == STDIN:
                 self._sources.append(STDIN)
                 found = 1
             elif Path(path).suffix.lower() == JSON_LINES:
                 self._sources.append(Path(path))  # read as it is evaluated: size unknown
+                self.total = None
+                continue
+            elif is_bulk_export(path):
+                self._sources.append((os.fspath(path),))  # patients counted as they are read
                 self.total = None
                 continue
             else:
@@ -71,7 +87,8 @@ class Inputs:
         index = 0
         for source in self._sources:
             if source == STDIN:
-                yield WorkItem(index, STDIN_LABEL, text=_read_stdin())
+                yield WorkItem(index, STDIN_LABEL, text=_read_stdin(),
+                               fhir_mapping=self.fhir_mapping)
                 index += 1
                 continue
             if isinstance(source, Path):
@@ -81,9 +98,25 @@ class Inputs:
                            else WorkItem(index, label, patient=read))
                     index += 1
                 continue
+            if isinstance(source, tuple):
+                for item in _bulk_items(source[0], index, self.fhir_mapping):
+                    yield item
+                    index += 1
+                continue
             for found in source:
-                yield WorkItem(index, found, path=found)
+                yield WorkItem(index, found, path=found, fhir_mapping=self.fhir_mapping)
                 index += 1
+
+
+def _bulk_items(folder: str, index: int, mapping: str | None) -> Iterator[WorkItem]:
+    from jdm_cds.interop.fhir.bulk import iter_bulk_patients
+
+    problems: list[Problem] = []
+    for label, resources in iter_bulk_patients(folder, problems):
+        yield WorkItem(index, label, resources=tuple(resources), fhir_mapping=mapping)
+        index += 1
+    if problems:  # lines that were not resources, after every patient
+        yield WorkItem(index, folder, failure=tuple(problems))
 
 
 def _read_stdin() -> str:
@@ -98,13 +131,31 @@ def _read_stdin() -> str:
 
 def load_item(item: WorkItem) -> Patient:
     """Read and validate the item's patient; every failure is a ``PatientFileError``."""
+    return read_item(item)[0]
+
+
+def read_item(item: WorkItem) -> tuple[Patient, FhirPatient | None]:
+    """The item's patient, and for a FHIR input what else reading it gave (``unmapped``,
+    warnings); every failure is a ``PatientFileError``."""
     if item.patient is not None:
-        return item.patient
+        return item.patient, None
     if item.failure:
         raise PatientFileError(item.label, list(item.failure))
+    if item.resources is not None or (item.path or "").lower().endswith(".json"):
+        from jdm_cds.interop.fhir import read_fhir_item
+
+        fhir = read_fhir_item(item.label, item.path, item.resources, item.fhir_mapping)
+        if fhir is not None:
+            return fhir.patient, fhir
     if item.path is not None:
-        return load_patient(item.path)
+        return load_patient(item.path), None
     text = item.text or ""
+    if text.lstrip().startswith("{") and '"resourceType"' in text:
+        from jdm_cds.interop.fhir import read_fhir_text
+
+        fhir = read_fhir_text(item.label, text, item.fhir_mapping)
+        if fhir is not None:
+            return fhir.patient, fhir
     if text.startswith("\0"):
         raise PatientFileError(item.label, [Problem("-", "input is not UTF-8 text")])
     if not text.strip():
@@ -113,5 +164,5 @@ def load_item(item: WorkItem) -> Patient:
     from jdm_cds.model import reading
 
     fmt = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
-    return reading.validate_patient(reading._parse(text, fmt, item.label), item.label)
+    return reading.validate_patient(reading._parse(text, fmt, item.label), item.label), None
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli import cohort, diff, evaluate, plugins, report, rules, schema
+from jdm_cds.cli import cohort, diff, evaluate, fhir, plugins, report, rules, schema
 from jdm_cds.cli.common import parse_budget, settings, stdout
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
@@ -79,3 +79,4 @@ app.add_typer(rules_app, name="rules")
 plugins_app = typer.Typer(no_args_is_help=True, help="Installed plugins.")
 plugins_app.command("list")(plugins.plugins_list)
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(fhir.fhir_app, name="fhir")

@@ -32,6 +32,7 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     jsonl = "jsonl"
+    fhir = "fhir"  # evaluate only: a Bundle of GuidanceResponses (interop/fhir/guidance.py)
 
 
 Jobs = Annotated[int | None, typer.Option(

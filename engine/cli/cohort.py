@@ -25,7 +25,13 @@ from jdm_cds.cli.batch import (
     results,
     text_console,
 )
-from jdm_cds.cli.common import DisablePlugin, build_evaluator, settings
+from jdm_cds.cli.common import (
+    DisablePlugin,
+    FhirMappingPath,
+    build_evaluator,
+    load_fhir_mapping,
+    settings,
+)
 from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Task, error_entry
 from jdm_cds.evaluate import Evaluator
@@ -34,9 +40,11 @@ from jdm_cds.inputs import Inputs
 
 def cohort(
     paths: Annotated[list[Path], typer.Argument(
-        help="Patient files (YAML or JSON), folders, or - for standard input.")],
+        help="Patient files (YAML or JSON), FHIR Bundles (JSON), JSON Lines files, folders, "
+        "FHIR Bulk Data export folders (NDJSON), or - for standard input.")],
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     disable_plugin: DisablePlugin = None,
+    fhir_mapping: FhirMappingPath = None,
     out: OutputFile = None,
     jobs: Jobs = None,
     scheduler: Scheduler = None,
@@ -48,6 +56,10 @@ def cohort(
     apply_limits(max_file_mb, max_visits)
     from jdm_cds.cohort.summary import Cohort, InvalidFile, render_cohort
 
+    if output is Format.fhir:
+        raise typer.BadParameter("--format fhir is for evaluate; cohort writes text, json or "
+                                 "jsonl")
+    load_fhir_mapping(fhir_mapping)  # a broken mapping stops the run before it starts
     disabled = tuple(disable_plugin or ())
     parquet = out is not None and out.suffix.lower() == ".parquet"
     if parquet and output is Format.jsonl:
@@ -62,7 +74,7 @@ def cohort(
         return [build_evaluator(list(disabled))]
 
     summary = Cohort()
-    stream = results(Inputs(paths), task, jobs, scheduler, quiet, local)
+    stream = results(Inputs(paths, fhir_mapping), task, jobs, scheduler, quiet, local)
     if parquet:  # the tables, and the summary (text or json) on standard output
         from jdm_cds.cohort.tables import write_parquet
 

@@ -14,7 +14,8 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,6 +26,9 @@ from jdm_cds.model.reading import PatientFileError
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 from jdm_cds.plugins.manager import PluginLoadError, Plugins
 
+if TYPE_CHECKING:
+    from jdm_cds.interop.fhir.mapping import Mapping
+
 # The terminal's width; piped, the width COLUMNS gives (rich reads it), else 140.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or os.environ.get(
     "COLUMNS", "").isdigit() else 140)
@@ -34,6 +38,26 @@ stderr = Console(stderr=True, soft_wrap=True)
 class Format(StrEnum):
     text = "text"
     json = "json"
+
+
+FhirMappingPath = Annotated[Path | None, typer.Option(
+    "--fhir-mapping", metavar="PATH",
+    help="Map FHIR codes with this mapping file instead of the built-in one.")]
+
+
+def load_fhir_mapping(path: Path | None) -> Mapping | None:
+    """The mapping a run uses (None: the built-in one); a broken file stops the run (exit 2)."""
+    if path is None:
+        return None
+    from jdm_cds.interop.fhir.mapping import MappingError, load_mapping
+
+    try:
+        return load_mapping(path)
+    except MappingError as error:
+        for diagnostic in error.diagnostics:
+            stderr.print(str(diagnostic), style="red", markup=False, highlight=False)
+        stderr.print("the FHIR mapping has errors: nothing was evaluated", style="bold red")
+        raise typer.Exit(2) from None
 
 
 DisablePlugin = Annotated[list[str] | None, typer.Option(

@@ -9,7 +9,7 @@ row with ``--timeline``) or an input error ``{"file", "error"}``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Annotated, Literal
+from typing import IO, TYPE_CHECKING, Annotated, Literal
 
 import orjson
 import typer
@@ -25,20 +25,35 @@ from jdm_cds.cli.batch import (
     results,
     text_console,
 )
-from jdm_cds.cli.common import DisablePlugin, build_evaluator, parse_date, settings, stderr
+from jdm_cds.cli.common import (
+    DisablePlugin,
+    FhirMappingPath,
+    build_evaluator,
+    load_fhir_mapping,
+    parse_date,
+    settings,
+    stderr,
+)
 from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Result, Task, error_entry
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs
 
+if TYPE_CHECKING:
+    from jdm_cds.model.assessment import Assessment
+
 
 def evaluate(
     files: Annotated[list[Path], typer.Argument(
-        help="Patient files (YAML or JSON), folders, or - for standard input.")],
+        help="Patient files (YAML or JSON), FHIR Bundles (JSON), JSON Lines files, folders, "
+        "FHIR Bulk Data export folders (NDJSON), or - for standard input.")],
     at: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD "
                                            "(default: the last visit).")] = None,
-    output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    output: Annotated[Format, typer.Option(
+        "--format", help="Output format (fhir: a FHIR Bundle of GuidanceResponses).")
+    ] = Format.text,
     disable_plugin: DisablePlugin = None,
+    fhir_mapping: FhirMappingPath = None,
     timeline: Annotated[bool, typer.Option(
         "--timeline", help="One row a visit (up to --at): the patient judged at that visit's "
         "date, as --at <date> would.")] = False,
@@ -52,17 +67,20 @@ def evaluate(
     """Judge each patient at the last visit on or before --at."""
     apply_limits(max_file_mb, max_visits)
     when = parse_date(at)
+    if timeline and output is Format.fhir:
+        raise typer.BadParameter("--timeline writes text, json or jsonl, not fhir")
+    load_fhir_mapping(fhir_mapping)  # a broken mapping stops the run before it starts
     disabled = tuple(disable_plugin or ())
     engine = EngineSpec(disabled, plugin_budget=settings.plugin_budget)
     json = {Format.json: "indent", Format.jsonl: "line"}.get(output)
     task = Task(mode="timeline" if timeline else "assess", engines=(engine,),
                 at=when, json=None if timeline else json,  # type: ignore[arg-type]
-                text=output is Format.text or timeline)
+                text=output in (Format.text, Format.fhir) or timeline)
 
     def local() -> list[Evaluator]:
         return [build_evaluator(list(disabled))]
 
-    inputs = Inputs(files)
+    inputs = Inputs(files, fhir_mapping)
     failed = False
     with output_file(out) as sink:
         writer = _Writer(output, sink, timeline)
@@ -90,12 +108,17 @@ class _Writer:
     def __init__(self, fmt: Format, sink: IO[bytes], timeline: bool) -> None:
         self.fmt, self.sink, self.timeline = fmt, sink, timeline
         self.count = 0
+        self.assessments: list[Assessment] = []  # --format fhir: one Bundle at the end
         if fmt is Format.text:
             self.console = text_console(sink)
         elif fmt is Format.json:
             sink.write(b"[")
 
     def write(self, result: Result) -> None:
+        if self.fmt is Format.fhir:
+            if result.error is None:
+                self.assessments.append(result.value)
+            return
         if self.fmt is Format.text:
             if result.error is None:
                 self._text(result)
@@ -128,6 +151,11 @@ class _Writer:
             render_text(result.value, self.console)
 
     def close(self) -> None:
+        if self.fmt is Format.fhir and self.assessments:
+            from jdm_cds.interop.fhir.guidance import guidance_bundle
+
+            self.sink.write(orjson.dumps(guidance_bundle(self.assessments),
+                                         option=orjson.OPT_INDENT_2) + b"\n")
         if self.fmt is Format.json:
             self.sink.write(b"\n]\n" if self.count else b"]\n")
         self.sink.flush()

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from jdm_cds.inputs import WorkItem, load_item
+from jdm_cds.inputs import WorkItem, read_item
 from jdm_cds.model.reading import PatientFileError
 
 if TYPE_CHECKING:
     from jdm_cds.evaluate import Evaluator
-    from jdm_cds.model.assessment import Assessment
+    from jdm_cds.model.assessment import Assessment, UnmappedResource
     from jdm_cds.model.patient import Patient
 
 Mode = Literal["assess", "timeline", "cohort", "diff"]
@@ -153,7 +153,7 @@ def run_item(item: WorkItem, task: Task, evaluators: Sequence[Evaluator]) -> Res
     """Evaluate one patient as ``task`` says; never raises for a patient's own failure."""
     result = Result(item.index, item.label)
     try:
-        patient = load_item(item)
+        patient, fhir = read_item(item)
     except PatientFileError as error:
         result.error = error.lines()
         return result
@@ -165,7 +165,10 @@ def run_item(item: WorkItem, task: Task, evaluators: Sequence[Evaluator]) -> Res
         from jdm_cds.runtime import RuleExecutionError
 
         try:
-            _run_mode(patient, task, evaluators, result)
+            _run_mode(patient, task, evaluators, result,
+                      None if fhir is None else fhir.unmapped)
+            if fhir is not None:
+                result.warnings += [f"warning: {w}" for w in fhir.warnings]
         except RuleExecutionError as failure:
             result.error = [f"{item.label}: -: the rules could not be evaluated: {failure}"]
     except PatientFileError as error:  # raised late, e.g. a date the window cannot hold
@@ -179,10 +182,11 @@ def run_item(item: WorkItem, task: Task, evaluators: Sequence[Evaluator]) -> Res
 
 
 def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
-              result: Result) -> None:
+              result: Result, unmapped: list[UnmappedResource] | None = None) -> None:
     evaluator = evaluators[0]
     if task.mode == "assess":
         assessment = evaluator.evaluate(patient, task.at)
+        assessment.unmapped = unmapped  # what a FHIR input held that was not read
         _keep_assessment(assessment, task, result)
     elif task.mode == "timeline":
         from jdm_cds.report.timeline import rows

@@ -196,6 +196,16 @@ class PluginError(_Model):
     error: str
 
 
+class UnmappedResource(_Model):
+    """A resource of an input (FHIR) that the mapping does not know: reported, never dropped."""
+
+    resource_type: str
+    id: str | None = None
+    code: str | None = Field(None, description="system|code of the resource's code, if any")
+    display: str | None = None
+    reason: str = Field(description="why it was not read")
+
+
 class Assessment(_Model):
     patient_id: str
     evaluated_at: date
@@ -208,6 +218,9 @@ class Assessment(_Model):
     recommendations: list[Recommendation] = Field(default_factory=list)
     guidance: list[GuidanceCard] = Field(default_factory=list)
     errors: list[PluginError] = Field(default_factory=list)
+    unmapped: list[UnmappedResource] | None = Field(
+        default=None,
+        description="resources of a FHIR input that were not read (null for other inputs)")
 
 
 class Bound(_Model):

@@ -166,6 +166,23 @@ def _describe(item: object) -> str:
     return str(item)
 
 
+def _unmapped_summary(assessment: Assessment) -> list[str]:
+    """What a FHIR input held that was not read: one line a kind and reason, with examples
+    (the full list is ``unmapped`` in --format json)."""
+    if not assessment.unmapped:
+        return []
+    groups: dict[tuple[str, str], list[str]] = {}
+    for u in assessment.unmapped:
+        groups.setdefault((u.resource_type, u.reason), []).append(
+            u.display or u.code or f"{u.resource_type}/{u.id}")
+    lines = [f"Not read from the FHIR input: {len(assessment.unmapped)} resource(s) "
+             "(listed under 'unmapped' in --format json)"]
+    for (kind, reason), names in sorted(groups.items()):
+        shown = ", ".join(dict.fromkeys(names[:3])) + (" ..." if len(names) > 3 else "")
+        lines.append(f"  {len(names)} {kind}: {reason} ({shown})")
+    return lines
+
+
 def render_text(assessment: Assessment, console: Console,
                 glossary: Glossary | None = None) -> None:
     """The text report of one assessment, laid out for ``console.width`` columns."""
@@ -181,10 +198,8 @@ def render_text(assessment: Assessment, console: Console,
                      " (no visit on or before that date)"))
     for warning in _stale(assessment):
         out.paragraph(f"STALE DATA: {literal(warning, prose=True)}", style="bold red")
-    unmapped = getattr(assessment, "unmapped", None)
-    if unmapped:
-        out.paragraph(f"Not read from the FHIR input: {literal(_describe(unmapped), True)}",
-                      style="bold yellow")
+    for line in _unmapped_summary(assessment):
+        out.paragraph(literal(line, prose=True), style="bold yellow")
 
     blocks: dict[str, list[tuple[str, str, str, list[Line | str], str]]] = {
         group: [] for group in (*GROUPS, "other")}

@@ -1,0 +1,1 @@
+"""Exchange with other systems' formats (FHIR R4). Only this package knows them."""
