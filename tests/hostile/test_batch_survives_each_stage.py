@@ -63,7 +63,7 @@ def _victim_item(item: Any) -> bool:
 
 
 STAGES: dict[str, tuple[Any, str, Callable[..., bool]]] = {
-    "loading": (jdm_cds.cohort.work, "load_item", _victim_item),
+    "loading": (jdm_cds.cohort.work, "read_item", _victim_item),
     "facts": (FactBuilder, "visits", _victim_tl),
     "engine": (Session, "assert_facts", _victim_session),
     "explanation": (_Builder, "judgement", _victim_builder),
