@@ -304,8 +304,8 @@ def test_format_fhir_is_a_valid_bundle_of_guidance_responses() -> None:
 
 def test_indeterminate_judgement_requires_data() -> None:
     patient = load_patient(EXAMPLE)
-    bare = patient.model_copy(update={"visits": (patient.visits[0].model_copy(
-        update={"ck_u_l": None, "cmas": None}),)})
+    last = patient.visits[-1].model_copy(update={"ck_u_l": None, "cmas": None, "mmt8": None})
+    bare = patient.model_copy(update={"visits": (*patient.visits[:-1], last)})
     assessment = jdm_cds.evaluate(bare)
     bundle = guidance_bundle([assessment])
     undecided = [e["resource"] for e in bundle["entry"]
