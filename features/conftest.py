@@ -14,6 +14,7 @@ from pytest_bdd.parser import Feature, Scenario, Step
 
 from features.steps import report_tables
 from features.steps.coverage import COVERAGE, RuleCoverage, rule_ids
+from features.steps.fhir import *  # noqa: F403  (FHIR input steps)
 from features.steps.library import *  # noqa: F403  (step definitions are fixtures)
 from features.steps.library import unmatched_step_message
 from features.steps.tags import AREA_TAGS

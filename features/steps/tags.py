@@ -17,4 +17,5 @@ AREA_TAGS = {
     "study": "the study's ten reconstructed cases",
     "cohort": "the cohort summary of the study cases",
     "step_library": "scenarios written only from features/README.md",
+    "fhir": "FHIR R4 records as EHRs send them (features/fhir.feature)",
 }

@@ -110,6 +110,8 @@ class Mapping:
     codes: dict[tuple[str, str], Target] = field(default_factory=dict)
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # section -> key -> target
     warnings: list[Diagnostic] = field(default_factory=list)
+    # section -> (the name's words, target): names found inside a longer text (a product name)
+    phrases: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
 
     def url(self, system: str) -> str:
         return self.systems.get(system, system)
@@ -123,6 +125,19 @@ class Mapping:
         if not text:
             return None
         return self.texts.get(section, {}).get(self.text_key(text))
+
+    def by_words(self, section: str, text: str | None) -> set[str]:
+        """The targets whose names appear, as whole words, in ``text`` (e.g. 'tofacitinib' in
+        'Xeljanz (tofacitinib) 5 mg tablet'); several targets mean an ambiguous text."""
+        if not text:
+            return set()
+        words = tuple(_WORD.findall(text.casefold()))
+        found = set()
+        for phrase, target in self.phrases.get(section, []):
+            n = len(phrase)
+            if any(words[i:i + n] == phrase for i in range(len(words) - n + 1)):
+                found.add(target)
+        return found
 
     def text_key(self, text: str) -> str:
         words = re.split(r"[\s_\-,;:()\[\]/]+", text.casefold())
@@ -147,6 +162,7 @@ class Mapping:
         return entry.codes[0] if entry is not None and entry.codes else None
 
 
+_WORD = re.compile(r"[^\W_]+")
 _SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "observations": ("observation", frozenset(Visit.model_fields) | {"prednisone_dose"}),
     "antibodies": ("antibody", ANTIBODIES),
@@ -198,6 +214,8 @@ def _check_texts(mapping: Mapping, where: str, section: str, names: tuple[str, .
                                        f"{table[key]}"))
         else:
             table[key] = target
+            mapping.phrases.setdefault(section, []).append(
+                (tuple(_WORD.findall(name.casefold())), target))
 
 
 def _check_units(where: str, name: str, entry: ObservationEntry,

@@ -279,6 +279,13 @@ class _Reader:
                 found = self.mapping.by_text(section, name)
                 if found is not None:
                     return section, found
+        if "treatment" in sections:
+            # A product's name holds its ingredient's ('methotrexate 2.5 MG Oral Tablet'):
+            # read when it names exactly one treatment of the mapping.
+            for name in names:
+                within = self.mapping.by_words("treatment", name)
+                if len(within) == 1:
+                    return "treatment", within.pop()
         return None
 
     # -- one kind each ----------------------------------------------------------------------
