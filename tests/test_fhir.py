@@ -316,7 +316,7 @@ def test_indeterminate_judgement_requires_data() -> None:
 
 def test_text_report_summarises_unmapped() -> None:
     result = CliRunner().invoke(app, ["evaluate", str(DATA / "searchset-mda5.json")])
-    assert "NOT READ from the FHIR input: 1 resource(s)" in result.stdout
+    assert "Not read from the FHIR input: 1 resource(s)" in result.stdout
     assert "Systolic blood pressure" in result.stdout
 
 
