@@ -48,6 +48,7 @@ fhir-fixtures: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench
+	$(BIN)/python -m jdm_cds.interop.fhir.bench
 
 # Cohorts at scale: YAML, JSON and JSON Lines through cohort with --jobs 1, --jobs 2 and
 # Dask; start-up time. SIZES=10000 100000 (and 1000000 FORMATS=jsonl) to choose.

@@ -325,3 +325,23 @@ def test_patient_from_bundle_refuses_other_bundle_types() -> None:
     bundle["type"] = "history"
     with pytest.raises(PatientFileError, match=r"Bundle\.type 'history'"):
         patient_from_bundle(bundle, "h.json")
+
+
+def test_observation_checked_quickly_is_still_refused_when_malformed() -> None:
+    # Observations skip the full R4B validation only when every element read is well-formed.
+    def bad_date(resources: list[dict[str, Any]]) -> None:
+        one(resources, "2020-01-30-cmas")["effectiveDateTime"] = "2020-13-45"
+    def text_value(resources: list[dict[str, Any]]) -> None:
+        one(resources, "2020-01-30-cmas")["valueQuantity"]["value"] = "50"
+    assert problems(bad_date)[0].startswith(
+        "in.json: Observation/EX-MDA5-2020-01-30-cmas effectiveDateTime: invalid FHIR R4")
+    assert "Observation/EX-MDA5-2020-01-30-cmas" in problems(text_value)[0]
+
+
+def test_bench_reads_bundles_back_as_their_yaml() -> None:
+    from jdm_cds.bench import make_cohort
+    from jdm_cds.interop.fhir import bench
+
+    lines: list[str] = []
+    ratio = bench.run(make_cohort(3, 3, seed=1), jdm_cds.evaluate, lines.append)
+    assert ratio > 0 and "Bundle =" in lines[0] and "file -> assessment" in lines[1]

@@ -21,6 +21,7 @@ Documented rules:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as MappingType
@@ -247,6 +248,8 @@ class _Reader:
         return False
 
     def _valid(self, resource: dict[str, Any]) -> bool:
+        if resource["resourceType"] == "Observation" and _plain_observation(resource):
+            return True
         try:
             get_fhir_model_class(resource["resourceType"]).model_validate(resource)
         except ValidationError as exc:
@@ -339,6 +342,11 @@ class _Reader:
             assert isinstance(entry.unit, str)
             wanted = entry.unit
         value = quantity["value"]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            # FHIR JSON writes a decimal as a number; "50" is not one (never coerced).
+            self.problems.append(Problem(f"{_ref_name(obs)} valueQuantity.value",
+                                         f"expected a number (got {value!r})"))
+            return
         if unit is None:
             if units.kind_of(wanted) != "score":
                 raise units.UnitError(f"no unit for {name} (expected {wanted})")
@@ -588,6 +596,78 @@ class _Reader:
             raise PatientFileError(self.label, problems) from None
         return FhirPatient(self.label, model, self.unmapped, dict(self.ignored), self.recognised,
                            self.warnings)
+
+
+# An Observation is most of a record, and its full R4B validation (fhir.resources' Python
+# validators) costs five times reading the same values from YAML. The elements the reader
+# uses are checked here instead; anything else about them, or any doubt, goes to the full
+# validation, which then names the problem. Elements the reader does not use are not
+# validated for Observations.
+_OBSERVATION_STATUS = frozenset({"registered", "preliminary", "final", "amended", "corrected",
+                                 "cancelled", "entered-in-error", "unknown"})
+_OBSERVATION_KEYS = frozenset({
+    "resourceType", "id", "meta", "text", "identifier", "status", "category", "code",
+    "subject", "encounter", "effectiveDateTime", "effectiveInstant", "effectivePeriod",
+    "issued", "performer", "valueQuantity", "valueCodeableConcept", "valueString",
+    "valueBoolean", "dataAbsentReason", "interpretation", "note", "method", "specimen",
+    "referenceRange"})
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_FHIR_DATETIME = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?")
+
+
+def _plain_concept(concept: object) -> bool:
+    if not isinstance(concept, dict) or not set(concept) <= {"coding", "text"}:
+        return False
+    text = concept.get("text", "")
+    codings = concept.get("coding", [])
+    return isinstance(text, str) and isinstance(codings, list) and all(
+        isinstance(c, dict) and set(c) <= {"system", "code", "display", "version"}
+        and all(isinstance(v, str) and v for v in c.values()) for c in codings)
+
+
+def _plain_observation(obs: dict[str, Any]) -> bool:
+    """Whether the elements the reader uses are all well-formed (else: full validation)."""
+    if not set(obs) <= _OBSERVATION_KEYS or obs.get("status") not in _OBSERVATION_STATUS:
+        return False
+    if not _FHIR_ID.fullmatch(str(obs.get("id", ""))) or not _plain_concept(obs.get("code")):
+        return False
+    if {"meta", "text", "identifier", "performer", "note", "method", "specimen",
+        "referenceRange", "encounter", "effectivePeriod", "issued"} & set(obs):
+        return False  # less common elements: left to the full validation
+    for key in ("category", "interpretation"):
+        concepts = obs.get(key, [])
+        if not isinstance(concepts, list) or not all(_plain_concept(c) for c in concepts):
+            return False
+    if "dataAbsentReason" in obs and not _plain_concept(obs["dataAbsentReason"]):
+        return False
+    subject = obs.get("subject", {"reference": "Patient/x"})
+    if not (isinstance(subject, dict) and set(subject) <= {"reference", "display"}
+            and isinstance(subject.get("reference"), str)):
+        return False
+    when = obs.get("effectiveDateTime", obs.get("effectiveInstant"))
+    if not isinstance(when, str) or not _FHIR_DATETIME.fullmatch(when):
+        return False
+    values = [k for k in obs if k.startswith("value")]
+    if len(values) > 1:
+        return False
+    if "valueQuantity" in obs:
+        quantity = obs["valueQuantity"]
+        if not isinstance(quantity, dict) or not set(quantity) <= {"value", "unit", "system",
+                                                                   "code"}:
+            return False
+        value = quantity.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not all(
+                isinstance(quantity.get(k, ""), str) for k in ("unit", "system", "code")):
+            return False
+    elif "valueCodeableConcept" in obs:
+        return _plain_concept(obs["valueCodeableConcept"])
+    elif "valueString" in obs:
+        return isinstance(obs["valueString"], str) and bool(obs["valueString"])
+    elif "valueBoolean" in obs:
+        return isinstance(obs["valueBoolean"], bool)
+    return True
 
 
 _PERIODS = {"d": 1.0, "h": 1 / 24, "wk": 7.0, "min": 1 / 1440}
