@@ -345,3 +345,19 @@ def test_bench_reads_bundles_back_as_their_yaml() -> None:
     lines: list[str] = []
     ratio = bench.run(make_cohort(3, 3, seed=1), jdm_cds.evaluate, lines.append)
     assert ratio > 0 and "Bundle =" in lines[0] and "file -> assessment" in lines[1]
+
+
+def test_real_shape_fixtures_are_current(tmp_path: Path) -> None:
+    # tests/data/fhir/make_real_shapes.py writes them from the example patient file.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_real_shapes",
+                                                  DATA / "make_real_shapes.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written
+    for path in written:
+        assert (tmp_path / path).read_text("utf-8") == (DATA / path).read_text("utf-8"), path

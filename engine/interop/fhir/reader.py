@@ -617,56 +617,70 @@ _FHIR_DATETIME = re.compile(
     r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?")
 
 
+_RARE_KEYS = frozenset({"meta", "text", "identifier", "performer", "note", "method",
+                        "specimen", "referenceRange", "encounter", "effectivePeriod", "issued"})
+_VALUE_KEYS = frozenset({"valueQuantity", "valueCodeableConcept", "valueString",
+                         "valueBoolean"})
+_CODING_KEYS = frozenset({"system", "code", "display", "version"})
+_QUANTITY_KEYS = frozenset({"value", "unit", "system", "code"})
+
+
 def _plain_concept(concept: object) -> bool:
-    if not isinstance(concept, dict) or not set(concept) <= {"coding", "text"}:
+    if type(concept) is not dict:
         return False
-    text = concept.get("text", "")
-    codings = concept.get("coding", [])
-    return isinstance(text, str) and isinstance(codings, list) and all(
-        isinstance(c, dict) and set(c) <= {"system", "code", "display", "version"}
-        and all(isinstance(v, str) and v for v in c.values()) for c in codings)
+    for key, item in concept.items():
+        if key == "text":
+            if type(item) is not str:
+                return False
+        elif key == "coding":
+            if type(item) is not list:
+                return False
+            for coding in item:
+                if type(coding) is not dict or not coding.keys() <= _CODING_KEYS:
+                    return False
+                for text in coding.values():
+                    if type(text) is not str or not text:
+                        return False
+        else:
+            return False
+    return True
 
 
 def _plain_observation(obs: dict[str, Any]) -> bool:
     """Whether the elements the reader uses are all well-formed (else: full validation)."""
-    if not set(obs) <= _OBSERVATION_KEYS or obs.get("status") not in _OBSERVATION_STATUS:
+    keys = obs.keys()
+    if not keys <= _OBSERVATION_KEYS or keys & _RARE_KEYS or len(keys & _VALUE_KEYS) > 1:
+        return False  # unknown or less common elements: left to the full validation
+    if obs.get("status") not in _OBSERVATION_STATUS or not _plain_concept(obs.get("code")):
         return False
-    if not _FHIR_ID.fullmatch(str(obs.get("id", ""))) or not _plain_concept(obs.get("code")):
+    if not _FHIR_ID.fullmatch(str(obs.get("id", ""))):
         return False
-    if {"meta", "text", "identifier", "performer", "note", "method", "specimen",
-        "referenceRange", "encounter", "effectivePeriod", "issued"} & set(obs):
-        return False  # less common elements: left to the full validation
     for key in ("category", "interpretation"):
-        concepts = obs.get(key, [])
-        if not isinstance(concepts, list) or not all(_plain_concept(c) for c in concepts):
+        concepts = obs.get(key, ())
+        if type(concepts) not in (list, tuple) or not all(map(_plain_concept, concepts)):
             return False
     if "dataAbsentReason" in obs and not _plain_concept(obs["dataAbsentReason"]):
         return False
-    subject = obs.get("subject", {"reference": "Patient/x"})
-    if not (isinstance(subject, dict) and set(subject) <= {"reference", "display"}
-            and isinstance(subject.get("reference"), str)):
+    subject = obs.get("subject")
+    if subject is not None and (type(subject) is not dict or not subject.keys() <= {
+            "reference", "display"} or type(subject.get("reference")) is not str):
         return False
     when = obs.get("effectiveDateTime", obs.get("effectiveInstant"))
-    if not isinstance(when, str) or not _FHIR_DATETIME.fullmatch(when):
+    if type(when) is not str or not _FHIR_DATETIME.fullmatch(when):
         return False
-    values = [k for k in obs if k.startswith("value")]
-    if len(values) > 1:
-        return False
-    if "valueQuantity" in obs:
-        quantity = obs["valueQuantity"]
-        if not isinstance(quantity, dict) or not set(quantity) <= {"value", "unit", "system",
-                                                                   "code"}:
+    quantity = obs.get("valueQuantity")
+    if quantity is not None:
+        if type(quantity) is not dict or not quantity.keys() <= _QUANTITY_KEYS:
             return False
-        value = quantity.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not all(
-                isinstance(quantity.get(k, ""), str) for k in ("unit", "system", "code")):
+        if type(quantity.get("value")) not in (int, float):
             return False
-    elif "valueCodeableConcept" in obs:
+        return all(type(quantity.get(k, "")) is str for k in ("unit", "system", "code"))
+    if "valueCodeableConcept" in obs:
         return _plain_concept(obs["valueCodeableConcept"])
-    elif "valueString" in obs:
-        return isinstance(obs["valueString"], str) and bool(obs["valueString"])
-    elif "valueBoolean" in obs:
-        return isinstance(obs["valueBoolean"], bool)
+    if "valueString" in obs:
+        return type(obs["valueString"]) is str and bool(obs["valueString"])
+    if "valueBoolean" in obs:
+        return type(obs["valueBoolean"]) is bool
     return True
 
 

@@ -110,15 +110,15 @@ def bulk(patients: list[list[dict[str, Any]]], folder: Path) -> None:
         (folder / f"{name}.ndjson").write_text("\n".join(sorted(lines)) + "\n", "utf-8")
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
     example = bundle_from_patient(load_patient(ROOT / "examples" / "patient-mda5.yaml"))
     resources = _server_shape(example)
-    (HERE / "searchset-mda5.json").write_text(
+    (out / "searchset-mda5.json").write_text(
         json.dumps(searchset(resources), indent=2, ensure_ascii=False) + "\n", "utf-8")
     second = [e["resource"] for e in bundle_from_patient(
         load_patient(ROOT / "features" / "study_cases" / "P01.yaml"))["entry"]]
     second = _server_shape({"entry": [{"resource": r} for r in second]})
-    bulk([resources, second], HERE / "bulk-export")
+    bulk([resources, second], out / "bulk-export")
 
 
 if __name__ == "__main__":
