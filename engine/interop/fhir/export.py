@@ -14,6 +14,7 @@ import re
 import uuid
 from typing import Any
 
+from jdm_cds.interop.fhir.extensions import patient_extensions
 from jdm_cds.interop.fhir.mapping import CodeEntry, Mapping, default_mapping
 from jdm_cds.interop.fhir.reader import UCUM
 from jdm_cds.model.patient import Patient, Treatment, Visit
@@ -79,6 +80,8 @@ def bundle_from_patient(patient: Patient, mapping: Mapping | None = None) -> dic
         resource["birthDate"] = patient.birth_date.isoformat()
     if patient.sex is not None:
         resource["gender"] = patient.sex
+    if extensions := patient_extensions(patient):
+        resource["extension"] = extensions
     w.add(resource)
     _antibodies(w)
     for n, course in enumerate(patient.treatments, 1):

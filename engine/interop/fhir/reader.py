@@ -32,6 +32,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from jdm_cds.interop.fhir import units
+from jdm_cds.interop.fhir.extensions import read_extensions
 from jdm_cds.interop.fhir.mapping import Mapping, default_mapping
 from jdm_cds.model.assessment import UnmappedResource
 from jdm_cds.model.patient import Patient
@@ -560,6 +561,7 @@ class _Reader:
                 data["birth_date"] = _day(patient.get("birthDate"))
             if patient.get("gender") in ("female", "male", "other"):
                 data["sex"] = patient["gender"]
+            data.update(read_extensions(patient))
         data["antibodies"] = list(self.antibodies)
         data["treatments"] = [course for course, _ in self.treatments]
         days = sorted(set(self.visits) | set(self.visit_events))
