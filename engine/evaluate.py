@@ -107,6 +107,10 @@ class Evaluator:
         return self._facts.visits(timeline(patient, at), {})
 
     def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
+    def evaluate(self, patient: Patient, at: date | None = None,
+                 draft_orders: Iterable[str] = ()) -> Assessment:
+        """Judge ``patient`` at ``at``; ``draft_orders`` (drugs, procedures or vaccine
+        classes of orders being signed, ``ORDER_ITEMS``) are what order-sign rules test."""
         tl = timeline(patient, at)
         details: dict[str, Any] = {}
         visits = self._facts.visits(tl, details)
@@ -117,7 +121,7 @@ class Evaluator:
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
                         for rule, key in self._judge_keys.items() if key in fact}
-            patient_facts = self._facts.patient(tl, visits, statuses, details)
+            patient_facts = self._facts.patient(tl, visits, statuses, details, draft_orders)
             if self._patient_rules:
                 session.assert_facts([self._engine_view(patient_facts, "patient")])
             outcomes = session.outcomes

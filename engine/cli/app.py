@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli import cohort, diff, evaluate, fhir, plugins, report, rules, schema
+from jdm_cds.cli import cohort, diff, evaluate, feedback, fhir, plugins, report, rules, schema, serve
 from jdm_cds.cli.common import parse_budget, settings, stdout
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
@@ -80,3 +80,8 @@ plugins_app = typer.Typer(no_args_is_help=True, help="Installed plugins.")
 plugins_app.command("list")(plugins.plugins_list)
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(fhir.fhir_app, name="fhir")
+
+app.command()(serve.serve)
+feedback_app = typer.Typer(no_args_is_help=True, help="Clinicians' feedback on CDS Hooks cards.")
+feedback_app.command("report")(feedback.feedback_report)
+app.add_typer(feedback_app, name="feedback")

@@ -9,7 +9,7 @@ its ``derived`` section, through the kinds registered here; it never decides a c
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -44,7 +44,11 @@ def _visit_field_types() -> dict[str, FieldType]:
 # Fields every fact of a scope has before any derived value is added.
 BASE_FIELDS: dict[Scope, dict[str, FieldType]] = {
     "visit": _visit_field_types(),
-    "patient": {"antibodies": "list", "sex": "text", "evaluation_date": "text"},
+    # draft_orders: what orders being signed hold (CDS Hooks order-sign), each drug with
+    # its treatment classes (an order of ruxolitinib is also one of jak_inhibitor); empty
+    # outside order-sign.
+    "patient": {"antibodies": "list", "sex": "text", "evaluation_date": "text",
+                "draft_orders": "list"},
 }
 
 
@@ -472,6 +476,15 @@ KINDS: dict[str, DerivedKind] = {
 }
 
 
+def order_items(orders: Iterable[str], classes: TreatmentClasses) -> tuple[str, ...]:
+    """The items of draft orders: each order's own name and the classes it belongs to."""
+    items = dict.fromkeys(orders)
+    for name, members in classes.classes.items():
+        if not members.drugs.isdisjoint(items):
+            items[name] = None
+    return tuple(items)
+
+
 # --- fact building -------------------------------------------------------------------
 
 
@@ -543,10 +556,12 @@ class FactBuilder:
         return facts
 
     def patient(self, tl: Timeline, facts: list[Fact], statuses: Statuses,
-                details: dict[str, Any]) -> Fact:
+                details: dict[str, Any], draft_orders: Iterable[str] = ()) -> Fact:
         """The patient fact; ``judged`` when some patient-scope judgement will take it."""
         fact = _present({"antibodies": tl.patient.antibodies, "sex": tl.patient.sex,
-                         "evaluation_date": tl.at}, _SPECIAL["patient"])
+                         "evaluation_date": tl.at,
+                         "draft_orders": order_items(draft_orders, tl.classes)},
+                        _SPECIAL["patient"])
         for name, compute, params in self._patient:
             _store(fact, name, compute(tl, facts, statuses, fact, params), details)
         fact["kind"] = "patient"

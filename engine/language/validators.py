@@ -34,7 +34,7 @@ from jdm_cds.language.rule_types import (
     Scope,
 )
 from jdm_cds.language.treatment_classes import core_treatment_classes
-from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, VACCINE_CLASSES
 
 MAX_DAYS = 36_525
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -359,13 +359,16 @@ class ListItems(Validator):
         "antibodies": ANTIBODIES, "adverse_events": ADVERSE_EVENTS}
 
     def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        # Draft orders (order-sign) hold drugs, treatment classes and vaccine classes.
+        vocabulary = {**self.VOCABULARY,
+                      "draft_orders": core_treatment_classes().names() | VACCINE_CLASSES}
         conditions = [c for pack in packs for crit in pack.criteria.values()
                       for c in walk(crit.when)]
         conditions += [c for pack in packs for rule in pack.rules for c in rule_conditions(rule)]
         return [self.found(c.mark, f"'{c.field}' never holds '{c.item}', so this condition "
                            f"could never hold (items: {', '.join(sorted(known))})")
                 for c in conditions if isinstance(c, Contains)
-                and (known := self.VOCABULARY.get(c.field)) is not None and c.item not in known]
+                and (known := vocabulary.get(c.field)) is not None and c.item not in known]
 
 
 class DerivedNames(Validator):

@@ -62,6 +62,11 @@ DRUGS = frozenset({
     "methylprednisolone",
 })
 
+# What an order being signed can be, as the order-sign rules see it (``draft_orders``): a
+# drug or procedure of the patient file, or a vaccine class. The CDS Hooks service maps the
+# codes of draft orders onto these; an order it cannot map is reported, not guessed.
+VACCINE_CLASSES = frozenset({"live_vaccine"})
+
 ADVERSE_EVENTS = frozenset(
     {
         "herpes_zoster",

@@ -1,0 +1,267 @@
+"""From an assessment to CDS Hooks cards: presentation only, never a new decision.
+
+Every status, alert, recommendation and guidance card comes from the rule packs (through
+``jdm_cds.evaluate``); this module only chooses the order and the words around them. Each
+card says which rule made it, its pack and version, the values that decided it, its
+assumptions and its sources, in Markdown ``detail``.
+
+Card uuids are stable: the same rule, pack version and content for the same patient give
+the same uuid (a name-based UUID, so the patient id cannot be read back from it), and the
+service records which rule made each uuid, so feedback joins to the rule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jdm_cds.language.compiler import RuleBase
+from jdm_cds.model.assessment import Assessment, Judgement
+from jdm_cds.service.database import CardOrigin
+from jdm_cds.service.models import Card, Coding, Link, OverrideReason, Source, Suggestion
+
+RULES_SYSTEM = "https://jdm-cds.org/fhir/CodeSystem/rules"
+OVERRIDE_SYSTEM = "https://jdm-cds.org/fhir/CodeSystem/override-reasons"
+_NAMESPACE = uuid.UUID("5d1f6c1e-3b7a-4c55-9a0e-2f1c9d7b8a64")
+SUMMARY_LIMIT = 139  # CDS Hooks: "less than 140 characters"
+
+# Offered with every warning and critical card, so that an override says why (the
+# feedback report counts them per rule).
+OVERRIDE_REASONS = (
+    OverrideReason(code="already-addressed", system=OVERRIDE_SYSTEM,
+                   display="Already addressed"),
+    OverrideReason(code="benefit-outweighs-risk", system=OVERRIDE_SYSTEM,
+                   display="Benefit outweighs the risk for this patient"),
+    OverrideReason(code="data-incorrect", system=OVERRIDE_SYSTEM,
+                   display="The patient's data shown are incorrect or out of date"),
+    OverrideReason(code="disagree", system=OVERRIDE_SYSTEM,
+                   display="Disagree with the recommendation"),
+)
+_STATUS_WORDS = {"met": "met", "not_met": "not met", "indeterminate": "indeterminate",
+                 "not_applicable": "not applicable"}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a card says of the rule behind it."""
+
+    rule: str
+    title: str
+    pack: str
+    version: str
+    pack_title: str
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card: Card
+    origins: tuple[CardOrigin, ...]
+
+
+class CardMaker:
+    """Cards of one rule base; made once per service process."""
+
+    def __init__(self, rulebase: RuleBase, plugin_versions: dict[str, str]) -> None:
+        self.rules = {rule_id: RuleInfo(rule_id, c.rule.title, c.pack.id, c.pack.version,
+                                        c.pack.title)
+                      for rule_id, c in rulebase.rules.items()}
+        self.plugin_versions = plugin_versions
+
+    # --- patient-view --------------------------------------------------------------------
+
+    def patient_view(self, service: str, assessment: Assessment) -> list[IssuedCard]:
+        """Alerts (critical and warning first), recommendations, the judgements of each
+        pack, plugin guidance, then information alerts."""
+        urgent = [a for a in assessment.alerts if a.indicator != "info"]
+        info = [a for a in assessment.alerts if a.indicator == "info"]
+        cards = [self.alert(service, assessment, a) for a in urgent]
+        cards += [self.recommendation(service, assessment, r) for r in assessment.recommendations]
+        cards += self.judgements(service, assessment)
+        cards += [self.guidance(service, assessment, g) for g in assessment.guidance]
+        cards += [self.alert(service, assessment, a) for a in info]
+        stale = getattr(assessment, "stale_data", None)
+        if stale:
+            cards.insert(0, self.stale(service, assessment, stale))
+        return cards
+
+    def alert(self, service: str, assessment: Assessment, alert: Any,
+              suggestions: Sequence[Suggestion] = ()) -> IssuedCard:
+        info = self._info(alert.rule, alert.version)
+        lines = [alert.detail]
+        if alert.visit_date is not None:
+            lines.append(f"Visit: {alert.visit_date.isoformat()}.")
+        return self._card(
+            service, assessment, info, summary=alert.summary, indicator=alert.indicator,
+            body=lines, assumptions=getattr(alert, "assumptions", []),
+            sources=getattr(alert, "sources", None) or [alert.source],
+            suggestions=suggestions, key=alert.visit_date)
+
+    def recommendation(self, service: str, assessment: Assessment, rec: Any) -> IssuedCard:
+        info = self._info(rec.rule, rec.version)
+        return self._card(
+            service, assessment, info, summary=rec.summary, indicator="info",
+            body=[rec.detail, f"Because: {rec.because}."], assumptions=rec.assumptions,
+            sources=getattr(rec, "sources", None) or [rec.source])
+
+    def guidance(self, service: str, assessment: Assessment, card: Any) -> IssuedCard:
+        plugin = card.plugin or "plugin"
+        version = (getattr(card, "version", None) or self.plugin_versions.get(plugin)
+                   or "unversioned")
+        info = RuleInfo(card.id, card.summary, plugin, version, f"plugin {plugin}")
+        return self._card(
+            service, assessment, info, summary=card.summary, indicator=card.indicator,
+            body=[card.detail], assumptions=getattr(card, "assumptions", []),
+            sources=getattr(card, "sources", None) or [card.source])
+
+    def judgements(self, service: str, assessment: Assessment) -> list[IssuedCard]:
+        """One card per pack of judgements (CID, response, withdrawal, ...): its statuses
+        in the summary, each judgement's working in the detail. A pack whose judgements are
+        all not applicable has no card."""
+        by_pack: dict[str, list[Judgement]] = {}
+        for judgement in assessment.judgements.values():
+            by_pack.setdefault(judgement.pack, []).append(judgement)
+        cards = []
+        for judgements in by_pack.values():
+            shown = [j for j in judgements if j.status != "not_applicable"]
+            if not shown:
+                continue
+            infos = [self._info(j.rule, j.version) for j in shown]
+            statuses = "; ".join(f"{_short(info.title)} {_STATUS_WORDS[j.status]}"
+                                 for j, info in zip(shown, infos, strict=True))
+            summary = f"{infos[0].pack_title}: {statuses}"
+            body = [_judgement_markdown(j, info) for j, info in zip(shown, infos, strict=True)]
+            cards.append(self._card(
+                service, assessment, infos[0], summary=summary, indicator="info", body=body,
+                assumptions=[a for j in shown for a in j.assumptions],
+                sources=[c for j in shown for c in j.citations], origins=infos,
+                header=False))
+        return cards
+
+    def stale(self, service: str, assessment: Assessment, stale: Any) -> IssuedCard:
+        """The stale-data notice the rule packs raised (the Assessment's ``stale_data``)."""
+        data = stale.model_dump(mode="json") if hasattr(stale, "model_dump") else dict(stale)
+        rule = str(data.get("rule", "stale_data"))
+        info = self._info(rule, str(data.get("version", "unversioned")))
+        summary = str(data.get("summary") or "The latest data are old: judge with care")
+        body = [str(data.get("detail") or ""),
+                *(f"- {key}: {value}" for key, value in data.items()
+                  if key not in ("summary", "detail", "rule", "version", "sources",
+                                 "assumptions") and value not in (None, "", [], {}))]
+        return self._card(service, assessment, info, summary=summary, indicator="warning",
+                          body=body, assumptions=data.get("assumptions") or [],
+                          sources=data.get("sources") or [])
+
+    # --- shared ----------------------------------------------------------------------------
+
+    def _info(self, rule: str, version: str) -> RuleInfo:
+        known = self.rules.get(rule)
+        if known is not None:
+            return known
+        return RuleInfo(rule, rule, rule.split(".")[0], version, rule.split(".")[0])
+
+    def _card(self, service: str, assessment: Assessment, info: RuleInfo, *, summary: str,
+              indicator: str, body: Iterable[str], assumptions: Iterable[Any],
+              sources: Iterable[Any], suggestions: Sequence[Suggestion] = (),
+              origins: Sequence[RuleInfo] | None = None, header: bool = True,
+              key: Any = None) -> IssuedCard:
+        origins = list(origins or [info])
+        summary = _fit(summary)
+        card_id = uuid.uuid5(_NAMESPACE, "\x1f".join([
+            service, assessment.patient_id, str(assessment.evaluation_visit),
+            *(f"{o.rule}@{o.version}" for o in origins), summary, str(key)]))
+        detail = _detail(info, origins, body, assumptions, sources, header)
+        first = next(iter(_sources(sources)), None)
+        card = Card(
+            uuid=card_id, summary=summary, indicator=indicator,  # type: ignore[arg-type]
+            detail=detail,
+            source=Source(label=f"jdm-cds {info.pack} {info.version}",
+                          url=first[1] if first is not None else None,
+                          topic=Coding(system=RULES_SYSTEM, code=info.rule,
+                                       display=_fit(info.title))),
+            suggestions=list(suggestions) or None,
+            selectionBehavior="at-most-one" if suggestions else None,
+            overrideReasons=list(OVERRIDE_REASONS) if indicator != "info" else None,
+            links=_links(sources) or None,
+        )
+        return IssuedCard(card, tuple(CardOrigin(str(card_id), o.rule, o.pack, o.version)
+                                      for o in origins))
+
+
+def _fit(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_LIMIT else text[:SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+def _short(title: str) -> str:
+    return title.split(" (")[0]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _judgement_markdown(j: Judgement, info: RuleInfo) -> str:
+    lines = [f"**{j.title}**: {_STATUS_WORDS[j.status]} "
+             f"(rule `{j.rule}`, pack `{j.pack}` {j.version}"
+             + (f", visit {j.visit_date.isoformat()})" if j.visit_date else ")")]
+    facts = j.because.get("facts") or {}
+    if facts:
+        lines.append("- deciding values: " + ", ".join(
+            f"{name} = {_value(value)}" for name, value in facts.items()))
+    criteria = [c for c in j.because.get("criteria") or [] if c.get("status") != "not_needed"]
+    if criteria:
+        lines.append("- criteria: " + "; ".join(
+            f"`{c['test']}` {c['status']}" for c in criteria))
+    values = {k: v for k, v in j.values.items() if v is not None}
+    if values:
+        lines.append("- values: " + ", ".join(f"{k} = {_value(v)}" for k, v in values.items()))
+    if j.missing:
+        lines.append("- missing: " + ", ".join(j.missing))
+    for reason in j.reasons:
+        lines.append(f"- open: {reason}")
+    would = getattr(j, "would_decide", None)
+    if would:
+        shown = would if isinstance(would, str) else "; ".join(
+            str(item) for item in (would if isinstance(would, list) else [would]))
+        lines.append(f"- would decide: {shown}")
+    return "\n".join(lines)
+
+
+def _sources(sources: Iterable[Any]) -> list[tuple[str, str | None]]:
+    found: dict[str, str | None] = {}
+    for source in sources:
+        label = source.get("label") if isinstance(source, dict) else source.label
+        url = source.get("url") if isinstance(source, dict) else source.url
+        found.setdefault(str(label), url)
+    return list(found.items())
+
+
+def _links(sources: Iterable[Any]) -> list[Link]:
+    return [Link(label=_fit(label), url=url, type="absolute")
+            for label, url in _sources(sources) if url]
+
+
+def _detail(info: RuleInfo, origins: Sequence[RuleInfo], body: Iterable[str],
+            assumptions: Iterable[Any], sources: Iterable[Any], header: bool) -> str:
+    parts = []
+    if header:
+        parts.append(f"Rule `{info.rule}` ({info.title}), pack `{info.pack}` {info.version}.")
+    parts += [text.strip() for text in body if text and text.strip()]
+    seen: dict[str, str] = {}
+    for assumption in assumptions:
+        key = assumption.get("key") if isinstance(assumption, dict) else assumption.key
+        text = assumption.get("text") if isinstance(assumption, dict) else assumption.text
+        seen.setdefault(str(key), str(text))
+    if seen:
+        parts.append("**Assumptions**\n" + "\n".join(
+            f"- ASSUMPTION `{key}`: {text}" for key, text in seen.items()))
+    cited = _sources(sources)
+    if cited:
+        parts.append("**Sources**\n" + "\n".join(
+            f"- [{label}]({url})" if url else f"- {label}" for label, url in cited))
+    parts.append("Decision support only: it does not replace the clinician's judgement.")
+    return "\n\n".join(parts)

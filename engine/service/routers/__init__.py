@@ -1,0 +1,1 @@
+"""One router per concern: discovery, the hook services, feedback."""
