@@ -129,3 +129,28 @@ def _next_page(bundle: Any) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None
+
+
+# The resource kind each prefetch template reads.
+KIND_OF_TEMPLATE = {key: template.split("?")[0].split("/")[0]
+                    for key, template in PREFETCH.items()}
+
+
+def prefetch_from_bundle(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A patient's Bundle (e.g. from ``jdm-cds fhir export``) as the prefetch an EHR would
+    send: the Patient, and a searchset Bundle for each other template. A resource of a kind
+    no template reads is left out, as the EHR would leave it out."""
+    resources = list(_resources(bundle, "bundle"))
+    prefetch: dict[str, dict[str, Any]] = {}
+    for key, kind in KIND_OF_TEMPLATE.items():
+        found = [r for r in resources if r.get("resourceType") == kind]
+        if kind == "Patient":
+            if found:
+                prefetch[key] = found[0]
+            continue
+        search: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset",
+                                  "total": len(found)}
+        if found:
+            search["entry"] = [{"resource": r, "search": {"mode": "match"}} for r in found]
+        prefetch[key] = search
+    return prefetch
