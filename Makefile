@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page acceptance-screenshot fhir-fixtures
+.PHONY: demo test bench bench-scale lint clean acceptance-report fuzz soak patient-page acceptance-screenshot fhir-fixtures load
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ SIZES ?= 10000
 FORMATS ?= yaml json jsonl
 bench-scale: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench_scale --patients $(SIZES) --formats $(FORMATS)
+
+# The CDS Hooks service under load: 50 clients for 30 s on patient-view with prefetch, 2
+# workers (README "CDS Hooks service"). LOAD_ARGS="--clients 100 --seconds 60" to change.
+load: $(STAMP)
+	$(BIN)/python -m jdm_cds.service.load $(LOAD_ARGS)
 
 # The Gherkin scenarios as an HTML page for clinicians (reports/acceptance/index.html). The
 # page is written even when scenarios fail; the target then fails too.

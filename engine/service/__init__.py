@@ -6,8 +6,20 @@ limit), ``settings.py``, ``auth.py`` (client JWTs), ``data.py`` (prefetch or FHI
 ``database.py`` (feedback, issued cards, token ids), ``routers/`` (one per concern).
 """
 
-from jdm_cds.service.app import create_app
+from __future__ import annotations
 
-app = create_app()
+from typing import Any
 
-__all__ = ["app", "create_app"]
+__all__ = ["app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first use, not on import: its settings ($JDM_CDS_SERVICE_CONFIG) are read
+    # then, after `jdm-cds serve` has set them, and importing a submodule builds nothing.
+    if name == "app":
+        from jdm_cds.service.app import create_app
+
+        app = create_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(name)

@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jdm_cds.service.auth import HOW_TO_CONFIGURE
 from jdm_cds.service.models import ErrorBody
-from jdm_cds.service.routers import discovery, feedback, hooks
+from jdm_cds.service.routers import discovery, feedback, hooks, try_page
 from jdm_cds.service.settings import Settings, load_settings
 from jdm_cds.service.state import State
 
@@ -119,12 +120,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(discovery.router)
     app.include_router(hooks.router)
     app.include_router(feedback.router)
+    app.include_router(try_page.router)
 
     def limit() -> int:
         state = holder.get("state")
         return (state.settings if state else Settings.model_validate({})).max_body_bytes
 
     app.add_middleware(BodyLimit, limit=limit)
+    cors = (settings or load_settings()).cors_origins
+    if cors:
+        # Browsers (the CDS Hooks sandbox) call the service from another origin.
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

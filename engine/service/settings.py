@@ -61,6 +61,9 @@ class Settings(_Strict):
         300, gt=0, le=3600, description="a token whose 'exp' lies further after its 'iat' is "
         "refused (CDS Hooks 1.0: 'no more than five minutes in the future'); it also bounds "
         "how long a 'jti' is remembered")
+    cors_origins: tuple[_Text, ...] = Field(
+        (), description="browser origins allowed to call the service (CORS), e.g. "
+        "https://sandbox.cds-hooks.org for the public CDS Hooks sandbox")
     fhir_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="timeout of each request to a fhirServer")
     dev_no_auth: bool = Field(

@@ -133,7 +133,8 @@ def stop(server: Server) -> None:
         server.process.wait()
 
 
-TRUSTING = {"issuers": [{"iss": ISSUER, "jwks_file": "keys.json"}]}
+TRUSTING = {"issuers": [{"iss": ISSUER, "jwks_file": "keys.json"}],
+            "cors_origins": ["https://sandbox.test"]}
 
 
 @pytest.fixture(scope="session")

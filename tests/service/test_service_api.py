@@ -82,3 +82,14 @@ def test_feedback_is_stored_and_reported(server: Server) -> None:
     assert unknown["accepted"] >= 1 and unknown["overridden"] >= 1
     assert ["Disagree", 1] in unknown["override_reasons"] or any(
         reason == "Disagree" for reason, _ in unknown["override_reasons"])
+
+
+def test_browsers_of_configured_origins_may_call(server: Server) -> None:
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(server.url(VIEW), timeout=30, headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type"})
+
+    allowed = preflight("https://sandbox.test")
+    assert allowed.headers["access-control-allow-origin"] == "https://sandbox.test"
+    assert "access-control-allow-origin" not in preflight("https://evil.test").headers
