@@ -82,8 +82,9 @@ class CardMaker:
         cards += [self.guidance(service, assessment, g) for g in assessment.guidance]
         cards += [self.alert(service, assessment, a) for a in info]
         stale = getattr(assessment, "stale_data", None)
-        if stale:
-            cards.insert(0, self.stale(service, assessment, stale))
+        if stale is not None:
+            # The data are old: the stale-data warning (an alert of the rule packs) first.
+            cards.sort(key=lambda issued: issued.origins[0].rule != stale.rule)
         return cards
 
     def alert(self, service: str, assessment: Assessment, alert: Any,
@@ -138,20 +139,6 @@ class CardMaker:
                 sources=[c for j in shown for c in j.citations], origins=infos,
                 header=False))
         return cards
-
-    def stale(self, service: str, assessment: Assessment, stale: Any) -> IssuedCard:
-        """The stale-data notice the rule packs raised (the Assessment's ``stale_data``)."""
-        data = stale.model_dump(mode="json") if hasattr(stale, "model_dump") else dict(stale)
-        rule = str(data.get("rule", "stale_data"))
-        info = self._info(rule, str(data.get("version", "unversioned")))
-        summary = str(data.get("summary") or "The latest data are old: judge with care")
-        body = [str(data.get("detail") or ""),
-                *(f"- {key}: {value}" for key, value in data.items()
-                  if key not in ("summary", "detail", "rule", "version", "sources",
-                                 "assumptions") and value not in (None, "", [], {}))]
-        return self._card(service, assessment, info, summary=summary, indicator="warning",
-                          body=body, assumptions=data.get("assumptions") or [],
-                          sources=data.get("sources") or [])
 
     # --- shared ----------------------------------------------------------------------------
 
@@ -224,11 +211,24 @@ def _judgement_markdown(j: Judgement, info: RuleInfo) -> str:
     for reason in j.reasons:
         lines.append(f"- open: {reason}")
     would = getattr(j, "would_decide", None)
-    if would:
-        shown = would if isinstance(would, str) else "; ".join(
-            str(item) for item in (would if isinstance(would, list) else [would]))
-        lines.append(f"- would decide: {shown}")
+    if would is not None:
+        lines += _would_decide(would)
     return "\n".join(lines)
+
+
+def _would_decide(would: Any) -> list[str]:
+    """What would settle an indeterminate judgement (the judgement's ``would_decide``)."""
+    lines = []
+    for completion in would.sets:
+        outcomes = [f"{status.replace('_', ' ')} if "
+                    + " or ".join(" and ".join(bound.text for bound in alternative)
+                                  for alternative in alternatives)
+                    for status in ("met", "not_met", "not_applicable")
+                    if (alternatives := getattr(completion, status))]
+        lines.append(f"- would decide: {', '.join(completion.fields)}: {'; '.join(outcomes)}")
+    if would.window is not None:
+        lines.append(f"- window closes {would.window.closes.isoformat()}: {would.window.needs}")
+    return lines
 
 
 def _sources(sources: Iterable[Any]) -> list[tuple[str, str | None]]:
