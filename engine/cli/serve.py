@@ -54,4 +54,8 @@ def _log_config(level: str) -> dict[str, Any]:
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["jdm_cds"] = {"handlers": ["default"], "level": level,
                                     "propagate": False}
+    # httpx logs every URL it fetches at INFO, and a FHIR search URL holds the patient id.
+    for name in ("httpx", "httpcore"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "WARNING",
+                                   "propagate": False}
     return config
