@@ -45,7 +45,10 @@ def serve(
     os.environ[DEV_NO_AUTH_ENV] = "1" if dev_no_auth else "0"
     uvicorn.run("jdm_cds.service:app", host=host, port=port, workers=workers,
                 log_level=log_level, log_config=_log_config(log_level.upper()),
-                server_header=False)
+                server_header=False,
+                # EHRs keep connections open between calls; uvicorn's default (5 s) closes
+                # them under a client that is about to reuse one.
+                timeout_keep_alive=30)
 
 
 def _log_config(level: str) -> dict[str, Any]:

@@ -39,6 +39,7 @@ OVERRIDE_REASONS = (
     OverrideReason(code="disagree", system=OVERRIDE_SYSTEM,
                    display="Disagree with the recommendation"),
 )
+_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 _STATUS_WORDS = {"met": "met", "not_met": "not met", "indeterminate": "indeterminate",
                  "not_applicable": "not applicable"}
 
@@ -72,8 +73,8 @@ class CardMaker:
     # --- patient-view --------------------------------------------------------------------
 
     def patient_view(self, service: str, assessment: Assessment) -> list[IssuedCard]:
-        """Alerts (critical and warning first), recommendations, the judgements of each
-        pack, plugin guidance, then information alerts."""
+        """Alerts, recommendations, the judgements of each pack, plugin guidance, then
+        information alerts; critical and warning cards first."""
         urgent = [a for a in assessment.alerts if a.indicator != "info"]
         info = [a for a in assessment.alerts if a.indicator == "info"]
         cards = [self.alert(service, assessment, a) for a in urgent]
@@ -82,9 +83,10 @@ class CardMaker:
         cards += [self.guidance(service, assessment, g) for g in assessment.guidance]
         cards += [self.alert(service, assessment, a) for a in info]
         stale = getattr(assessment, "stale_data", None)
-        if stale is not None:
-            # The data are old: the stale-data warning (an alert of the rule packs) first.
-            cards.sort(key=lambda issued: issued.origins[0].rule != stale.rule)
+        # Critical, then warning, then information, each in the order above; the stale-data
+        # warning (an alert of the rule packs) first of all when the data are old.
+        cards.sort(key=lambda issued: (stale is None or issued.origins[0].rule != stale.rule,
+                                       _SEVERITY[issued.card.indicator]))
         return cards
 
     def alert(self, service: str, assessment: Assessment, alert: Any,

@@ -145,16 +145,21 @@ class Store:
         with Session(self.engine) as session:
             stored = set(session.execute(select(IssuedCard.uuid, IssuedCard.rule).where(
                 IssuedCard.uuid.in_({card.uuid for card in new}))).tuples())
-            for card in new:
-                if (card.uuid, card.rule) in stored:
-                    continue
-                try:
-                    with session.begin():
-                        session.add(IssuedCard(uuid=card.uuid, rule=card.rule,
-                                               service=service, pack=card.pack,
-                                               version=card.version, first_issued=now))
-                except IntegrityError:
-                    pass  # another worker stored it meanwhile: the same row
+            session.rollback()  # ends the read; each write below is its own transaction
+            rows = [IssuedCard(uuid=card.uuid, rule=card.rule, service=service, pack=card.pack,
+                               version=card.version, first_issued=now)
+                    for card in new if (card.uuid, card.rule) not in stored]
+            try:
+                with session.begin():
+                    session.add_all(rows)
+            except IntegrityError:
+                # Another worker stored some meanwhile (the same rows): one by one.
+                for row in rows:
+                    try:
+                        with session.begin():
+                            session.merge(row)
+                    except IntegrityError:
+                        pass
         with self._lock:
             for card in new:
                 self._known[(card.uuid, card.rule)] = None

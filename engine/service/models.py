@@ -12,7 +12,7 @@ kept, ``prefetch`` entries may be ``null`` when the client could not fetch them)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,13 +30,12 @@ class _Response(BaseModel):
     """A part of a response: no unknown fields, no empty values (absent ones are None)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    _may_be_empty: frozenset[str] = frozenset()
+    MAY_BE_EMPTY: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
     def _nothing_empty(self) -> Any:
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if name not in self._may_be_empty and _empty(value):
+        for name, value in self.__dict__.items():  # the fields (no extra ones are allowed)
+            if _empty(value) and name not in self.MAY_BE_EMPTY:
                 raise ValueError(f"'{name}' is empty: leave an optional field out instead")
         return self
 
@@ -107,7 +106,7 @@ class Card(_Response):
 
 
 class CDSResponse(_Response):
-    _may_be_empty = frozenset({"cards"})  # {"cards": []} is how a service says "nothing"
+    MAY_BE_EMPTY = frozenset({"cards"})  # {"cards": []} is how a service says "nothing"
 
     cards: list[Card]
     systemActions: list[Action] | None = None
