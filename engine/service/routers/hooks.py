@@ -62,7 +62,7 @@ def call(service_id: str, body: HookRequest, caller: Authenticated,
         log.debug("unmapped: %s", unmapped)
     today = datetime.now(UTC).date()
     if service_id == PATIENT_VIEW:
-        assessment = service.evaluator().evaluate(patient, today)
+        assessment = service.evaluate(patient, today)
         issued = service.cards.patient_view(service_id, assessment)
     else:
         issued = _order_sign(service, body, patient, today)
@@ -81,7 +81,7 @@ def _order_sign(service: State, body: CDSRequest, patient: Patient,
                  len(unread))
         log.debug("draft orders not read: %s", unread)
     items = [item for order in orders for item in order.items]
-    assessment = service.evaluator().evaluate(patient, today, draft_orders=items)
+    assessment = service.evaluate(patient, today, draft_orders=items)
     issued = []
     for alert in assessment.alerts:
         compiled = service.rulebase.rules.get(alert.rule)
