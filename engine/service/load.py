@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                            "prefetch": prefetch}).encode()
         # Warm-up: every worker builds its evaluator and database connection.
         warm = list(tokens.batch(args.clients * 4))
-        asyncio.run(_run(base + PATH, body, iter(warm), tokens, args.clients, 3.0))
+        asyncio.run(_run(base + PATH, body, iter(warm), tokens, args.clients, 5.0))
         memory_start = _memory(server.pid)
         load_before = os.getloadavg()
         ready = list(tokens.batch(int(args.seconds * 600)))
