@@ -45,13 +45,11 @@ def _free_port() -> int:
 
 def prefetch_of(example: Path) -> tuple[str, dict[str, Any]]:
     """The patient id and prefetch of a patient file, through the FHIR export."""
-    import importlib
-
+    from jdm_cds.interop.fhir import bundle_from_patient
     from jdm_cds.model.reading import load_patient
     from jdm_cds.service.data import prefetch_from_bundle
 
-    export = importlib.import_module("jdm_cds.interop.fhir.export")
-    prefetch = prefetch_from_bundle(export.bundle_from_patient(load_patient(example)))
+    prefetch = prefetch_from_bundle(bundle_from_patient(load_patient(example)))
     return str(prefetch["patient"]["id"]), prefetch
 
 

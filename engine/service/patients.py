@@ -1,38 +1,34 @@
 """FHIR resources to the patient model, through the FHIR reader (``jdm_cds.interop.fhir``).
 
-The only module of the service that knows how FHIR maps onto the patient file.
+The only module of the service that knows how FHIR codes map onto the patient file.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import functools
 
+from jdm_cds.interop.fhir import Mapping, patient_from_resources
+from jdm_cds.interop.fhir.mapping import default_mapping
+from jdm_cds.model.assessment import UnmappedResource
 from jdm_cds.model.patient import Patient
-from jdm_cds.model.vocabulary import DRUGS
-
-TREATMENTS_SYSTEM = "https://jdm-cds.org/fhir/CodeSystem/treatments"
 
 
-class ReaderMissing(Exception):
-    """The FHIR reader is not installed in this build."""
+@functools.cache
+def _mapping() -> Mapping:
+    return default_mapping()
 
 
-def _reader() -> Any:
-    try:
-        return importlib.import_module("jdm_cds.interop.fhir.reader")
-    except ImportError as error:
-        raise ReaderMissing("the FHIR reader (jdm_cds.interop.fhir) is not available") from error
-
-
-def read_patient(resources: list[dict[str, Any]], label: str) -> tuple[Patient, list[str]]:
-    """The patient of ``resources`` and a description of each resource left unmapped."""
-    result = _reader().patient_from_resources(resources, label)
-    return result.patient, [str(item) for item in result.unmapped]
+def read_patient(resources: list[dict[str, object]], label: str
+                 ) -> tuple[Patient, list[UnmappedResource]]:
+    """The patient of ``resources`` and the resources the mapping could not read."""
+    result = patient_from_resources(resources, label, _mapping())
+    return result.patient, list(result.unmapped)
 
 
 def drug_of(system: str | None, code: str | None, text: str | None) -> str | None:
-    """The drug or procedure a code (or, without one, a name) stands for."""
-    if system == TREATMENTS_SYSTEM and code in DRUGS:
-        return code
-    return None
+    """The drug or procedure a code (or else a name) stands for, by the FHIR mapping."""
+    mapping = _mapping()
+    target = mapping.by_code(system, code)
+    if target is not None and target[0] == "treatment":
+        return target[1]
+    return mapping.by_text("treatment", text)

@@ -24,7 +24,7 @@ from jdm_cds.service.data import BadData, DataUnavailable, gather, patient_id
 from jdm_cds.service.dependencies import Authenticated, HookRequest, ServiceState
 from jdm_cds.service.models import Action, CDSRequest, CDSResponse, Suggestion
 from jdm_cds.service.orders import DraftOrder, read_orders
-from jdm_cds.service.patients import ReaderMissing, drug_of, read_patient
+from jdm_cds.service.patients import drug_of, read_patient
 from jdm_cds.service.routers.discovery import ORDER_SIGN, PATIENT_VIEW, SERVICES
 from jdm_cds.service.state import State
 
@@ -52,11 +52,9 @@ def call(service_id: str, body: HookRequest, caller: Authenticated,
         raise HTTPException(412, str(error)) from None
     except (BadData, PatientFileError) as error:
         raise HTTPException(400, f"the patient's data cannot be read: {error}") from None
-    except ReaderMissing as error:
-        raise HTTPException(412, str(error)) from None
     if unmapped:
         # Kinds only at INFO: the resources themselves are patient data.
-        kinds = Counter(item.split("/")[0].split(" ")[0] for item in unmapped)
+        kinds = Counter(item.resource_type for item in unmapped)
         log.info("%s %s: %d resource(s) not mapped (%s)", service_id, body.hookInstance,
                  len(unmapped), ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
         log.debug("unmapped: %s", unmapped)
