@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast, get_args
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from jdm_cds.language import pack_file
 from jdm_cds.language.compiler import RESERVED_KEYS
 from jdm_cds.language.diagnostics import Diagnostic, Severity
 from jdm_cds.language.rule_types import (
@@ -115,25 +116,22 @@ def _load_marked(text: str) -> tuple[Any, list[tuple[str, int, int]]]:
     return data, duplicates
 
 
-# Rule ids reach the engine's fact keys and rule names: plain characters only.
-RULE_ID = re.compile(r"[a-z0-9_.-]+")
-# Derived values become fact keys and message placeholders.
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-PACK_KEYS = {"pack", "derived", "criteria", "rules"}
-HEADER_KEYS = {"id", "version", "title", "status", "references", "assumptions"}
-REQUIRED_HEADER_KEYS = ("id", "version", "title")
-PACK_STATUSES = ("draft", "active", "retired")
-RULE_KEYS = {
-    "id", "title", "label", "kind", "scope", "when", "applies_if", "undecided_if", "references",
-    "assumptions",
-    "report", "alert", "recommendation", "reasons",
-}
-MESSAGE_KEYS = {"summary", "detail", "indicator"}
-DERIVED_KEYS = {"kind", "scope", "title", "label", "unit"}
-CONDITION_KEYS = {"all", "any", "not", "at_least", "of", "rule", "field", *COMPARISONS, "is",
-                  "contains"}
+# What each mapping may hold, what it must, and the choices: from the models of the pack
+# file (``pack_file``), which are also its JSON Schema. The reader reports each problem at
+# its line.
+RULE_ID = re.compile(pack_file.RULE_ID_PATTERN)
+NAME = re.compile(pack_file.NAME_PATTERN)
+PACK_KEYS = pack_file.keys(pack_file.PackFile)
+HEADER_KEYS = pack_file.keys(pack_file.Header)
+REQUIRED_HEADER_KEYS = pack_file.required(pack_file.Header)
+PACK_STATUSES = pack_file.choices(pack_file.Header, "status")
+RULE_KEYS = pack_file.keys(pack_file.Rule)
+MESSAGE_KEYS = pack_file.keys(pack_file.Message)
+DERIVED_KEYS = pack_file.keys(pack_file.Derived)
+REFERENCE_KEYS = pack_file.keys(pack_file.Reference)
+CRITERION_KEYS = pack_file.keys(pack_file.Criterion)
+REASON_KEYS = pack_file.keys(pack_file.Reason)
+CONDITION_KEYS = set().union(*(pack_file.keys(model) for model in pack_file.CONDITION_MODELS))
 
 
 class _Reader:
@@ -348,7 +346,7 @@ class _Reader:
         data = self.mapping(value, line, f"reference '{key}'")
         if data is None:
             return None
-        self.keys(data, {"citation", "url"}, f"reference '{key}'")
+        self.keys(data, REFERENCE_KEYS, f"reference '{key}'")
         citation = self.text(data, "citation", f"reference '{key}'")
         url = self.text(data, "url", f"reference '{key}'", required=False)
         return Reference(key, citation, url) if citation else None
@@ -363,7 +361,7 @@ class _Reader:
         data = self.mapping(value, line, f"criterion '{name}'")
         if data is None:
             return None
-        self.keys(data, {"title", "label", "when"}, f"criterion '{name}'")
+        self.keys(data, CRITERION_KEYS, f"criterion '{name}'")
         title = self.text(data, "title", f"criterion '{name}'")
         label = self.text(data, "label", f"criterion '{name}'", required=False)
         when = self.condition(data.get("when"), data.key_lines.get("when", data.line),
@@ -478,7 +476,7 @@ class _Reader:
             block = self.mapping(item, line, f"a reason of {what}")
             if block is None:
                 continue
-            self.keys(block, {"when", "text"}, f"a reason of {what}")
+            self.keys(block, REASON_KEYS, f"a reason of {what}")
             text = self.text(block, "text", f"a reason of {what}")
             when = self.condition(block.get("when"), block.key_lines.get("when", line), what)
             if text is not None and when is not None:

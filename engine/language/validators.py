@@ -6,6 +6,8 @@ packs), returns diagnostics and never raises. ``check_packs`` runs them all.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -13,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from jdm_cds.facts.builder import BASE_FIELDS, KINDS, VISIT_ROLES, FieldType
-from jdm_cds.language.compiler import ConditionTooLarge, Resolver, compile_rule
+from jdm_cds.language.compiler import (
+    ConditionTooLarge,
+    Outcome,
+    Resolver,
+    compile_rule,
+    leaf_key,
+)
 from jdm_cds.language.diagnostics import Diagnostic, Severity
 from jdm_cds.language.rule_types import (
     STATUSES,
@@ -26,6 +34,7 @@ from jdm_cds.language.rule_types import (
     CriterionRef,
     Derived,
     Is,
+    Leaf,
     Mark,
     Not,
     Rule,
@@ -35,6 +44,8 @@ from jdm_cds.language.rule_types import (
 )
 from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, VACCINE_CLASSES
+from jdm_cds.model.patient import Visit
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES
 
 MAX_DAYS = 36_525
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -452,10 +463,121 @@ class EngineLimits(Validator):
         return out
 
 
+class Satisfiable(Validator):
+    code = "constant-condition"
+    severity = Severity.WARNING
+    description = ("A condition can both hold and fail for some patient, given the ranges "
+                   "of the patient-file fields (CMAS 0-52, CK >= 0, ...): one that can never "
+                   "hold, or always holds when its values are recorded, is likely a mistake.")
+
+    # Combinations of outcomes tried per condition; a larger condition is not checked.
+    MAX_CASES = 4096
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        resolver = Resolver(packs)
+        out = []
+        for pack in packs:
+            named: list[tuple[str, Condition, Mark]] = [
+                (f"criterion '{name}'", crit.when, crit.mark)
+                for name, crit in pack.criteria.items()]
+            for rule in pack.rules:
+                named += [(f"'when' of rule '{rule.id}'", rule.when, rule.mark)]
+                if rule.applies_if is not None:
+                    named.append((f"'applies_if' of rule '{rule.id}'", rule.applies_if,
+                                  rule.mark))
+            for what, cond, mark in named:
+                outcomes = self._outcomes(resolver, cond, pack)
+                if outcomes is None:
+                    continue
+                if "T" not in outcomes:
+                    out.append(self.found(cond.mark if hasattr(cond, "mark") else mark,
+                                          f"{what} can never hold, given the ranges of its "
+                                          "fields"))
+                elif "F" not in outcomes:
+                    out.append(self.found(cond.mark if hasattr(cond, "mark") else mark,
+                                          f"{what} always holds when its values are "
+                                          "recorded, given the ranges of its fields"))
+        return out
+
+    def _outcomes(self, resolver: Resolver, cond: Condition, pack: RulePack
+                  ) -> set[Outcome] | None:
+        leaves = list(dict.fromkeys(leaf for leaf, _ in resolver.leaves(cond, pack)))
+        fields: dict[str, list[Compare]] = {}
+        others: list[Leaf] = []
+        for leaf in leaves:
+            if isinstance(leaf, Compare) and _is_number(leaf.value):
+                fields.setdefault(leaf.field, []).append(leaf)
+            else:
+                others.append(leaf)
+        # Each numeric field: absent, or one value per region between its thresholds.
+        choices: list[list[dict[str, Outcome]]] = []
+        for field, tests in fields.items():
+            low, high = FIELD_RANGES.get(field, (-math.inf, math.inf))
+            values = {low, high} - {-math.inf, math.inf}
+            for test in tests:
+                t = float(test.value)
+                values |= {t, t - 0.5, t + 0.5, t - 1e-9, t + 1e-9}
+            if low == -math.inf:
+                values.add(min(values, default=0.0) - 1)
+            if high == math.inf:
+                values.add(max(values, default=0.0) + 1)
+            cases: list[dict[str, Outcome]] = [{leaf_key(test): "U" for test in tests}]
+            cases += [{leaf_key(test): _compare(test, v) for test in tests}
+                      for v in sorted(values) if low <= v <= high]
+            choices.append(cases)
+        for leaf in others:
+            possible: tuple[Outcome, ...] = ("T", "F") if isinstance(leaf, Contains) \
+                else ("T", "F", "U")
+            choices.append([{leaf_key(leaf): o} for o in possible])
+        if math.prod(len(c) for c in choices) > self.MAX_CASES:
+            return None
+        found: set[Outcome] = set()
+        for combination in itertools.product(*choices):
+            fixed: dict[str, Outcome] = {}
+            for part in combination:
+                fixed.update(part)
+            found |= resolver.possible(cond, pack, fixed)
+        return found
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _compare(test: Compare, value: float) -> Outcome:
+    limit = float(test.value)
+    holds = {"lt": value < limit, "lte": value <= limit, "gt": value > limit,
+             "gte": value >= limit, "eq": value == limit, "neq": value != limit}[test.op]
+    return "T" if holds else "F"
+
+
+def _field_ranges() -> dict[str, tuple[float, float]]:
+    """The range of each numeric visit field, from the patient model's own bounds."""
+    ranges = {}
+    for name, info in Visit.model_fields.items():
+        low, high = -math.inf, math.inf
+        for item in info.metadata:
+            bound: Any = getattr(item, "ge", None)
+            if bound is None:
+                bound = getattr(item, "gt", None)
+            if bound is not None:
+                low = float(bound)
+            bound = getattr(item, "le", None)
+            if bound is not None:
+                high = float(bound)
+        ranges[name] = (low, high)
+    return ranges
+
+
+FIELD_RANGES = _field_ranges()
+
+
 VALIDATORS: tuple[Validator, ...] = (
     DuplicateIds(), References(), Cycles(), Fields(), DerivedValues(), Citations(),
     ListItems(), DerivedNames(), PluginRuleIds(), EngineLimits(),
 )
+# Run when references resolve (they inline criteria and rules), like Size.
+RESOLVED: tuple[Validator, ...] = (Size(), Satisfiable())
 
 
 def check_packs(packs: list[RulePack]) -> list[Diagnostic]:
@@ -463,5 +585,5 @@ def check_packs(packs: list[RulePack]) -> list[Diagnostic]:
     schema = Schema.of(packs)
     found = [d for validator in VALIDATORS for d in validator.validate(packs, schema)]
     if not any(d.code in ("unknown-reference", "cycle") for d in found):
-        found += Size().validate(packs, schema)
+        found += [d for validator in RESOLVED for d in validator.validate(packs, schema)]
     return sorted(found, key=lambda d: (d.mark.file, d.mark.line, d.code))

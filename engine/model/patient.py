@@ -81,10 +81,11 @@ _IsoDate = Annotated[
 ]
 
 # The antibody names and aliases as they are usually written, for editors that complete
-# from the JSON Schema; any case and separators are accepted too (see canonical_antibody).
+# from the JSON Schema; the reader also accepts them in any case and with other separators
+# (see canonical_antibody), which the schema's list cannot spell out.
 ANTIBODY_SPELLINGS = (
     *sorted(ANTIBODIES),
-    "MDA5", "anti-CADM-140", "CADM-140", "NXP2", "anti-MJ", "MJ", "TIF1g",
+    "MDA5", "anti-CADM-140", "CADM-140", "NXP2", "anti-NXP-2", "NXP-2", "anti-MJ", "MJ", "TIF1g",
     "anti-TIF1\N{GREEK SMALL LETTER GAMMA}", "TIF1\N{GREEK SMALL LETTER GAMMA}", "TIF1-gamma",
     "anti-TIF1-gamma", "anti-p155/140", "anti-p155", "Mi-2", "anti-Mi2", "SAE", "anti-SAE1",
     "SRP", "HMGCR", "MSA-negative", "none",

@@ -400,3 +400,48 @@ rules:
     for _ in range(2):  # and the next evaluation is not confused by the failed one
         with pytest.raises(RuleExecutionError, match=r"judgement .hostile\.ck. fired 0 times"):
             evaluator.evaluate(patient)
+
+
+@pytest.mark.parametrize(("when", "verdict"), [
+    ("{field: ck_u_l, lt: 0}", "can never hold"),
+    ("{field: cmas, gt: 52}", "can never hold"),
+    ("{all: [{field: mmt8, lt: 10}, {not: {field: mmt8, lt: 10}}]}", "can never hold"),
+    ("{all: [{field: cmas, lt: 10}, {field: cmas, gt: 20}]}", "can never hold"),
+    ("{field: cmas, lte: 52}", "always holds when its values are recorded"),
+    ("{any: [{field: chaq, lt: 1}, {field: chaq, gte: 1}]}",
+     "always holds when its values are recorded"),
+])
+def test_a_condition_that_cannot_vary_is_flagged(tmp_path: Path, when: str,
+                                                 verdict: str) -> None:
+    path = write(tmp_path, f"""\
+rules:
+  - id: hostile.constant
+    title: constant
+    scope: visit
+    when: {when}
+    references: [printo]
+""")
+
+    _, found = read_packs([(path, None)])
+
+    [warning] = [d for d in found if d.code == "constant-condition"]
+    assert warning.severity is Severity.WARNING
+    assert (warning.mark.line, verdict) == (11, verdict) and verdict in warning.message
+    assert not [d for d in found if d.severity is Severity.ERROR]
+
+
+@pytest.mark.parametrize("when", ["{field: cmas, lt: 52}", "{field: ck_u_l, gt: 0}",
+                                  "{field: weight_kg, lte: 199}"])
+def test_a_condition_that_can_vary_is_not_flagged(tmp_path: Path, when: str) -> None:
+    path = write(tmp_path, f"""\
+rules:
+  - id: hostile.variable
+    title: variable
+    scope: visit
+    when: {when}
+    references: [printo]
+""")
+
+    _, found = read_packs([(path, None)])
+
+    assert [d for d in found if d.code == "constant-condition"] == []
