@@ -144,6 +144,9 @@ class Rule(BaseModel):
     reasons: list[Reason] = Field([], description="Said when the judgement is indeterminate")
 
 
+_RESERVED: list[Any] = sorted(RESERVED_KEYS)
+
+
 class PackFile(BaseModel):
     """A rule pack file."""
 
@@ -152,7 +155,7 @@ class PackFile(BaseModel):
     derived: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Derived] = Field(
         {}, description="Values computed before the engine sees the facts, by name",
         json_schema_extra={"additionalProperties": False,
-                           "propertyNames": {"not": {"enum": sorted(RESERVED_KEYS)}}})
+                           "propertyNames": {"not": {"enum": _RESERVED}}})
     criteria: dict[str, Criterion] = {}
     rules: list[Rule] = []
 
