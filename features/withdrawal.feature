@@ -81,10 +81,11 @@ Feature: Withdrawal of plasma exchange, immunoadsorption and steroids
     And there is a recommendation "now 0.5 mg/kg/day"
 
   @missing_data @withdrawal.steroid_taper @withdrawal.steroid_stop
-  Scenario: A dose in mg/day without a weight: indeterminate, and the reason is given
-    Given a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0, prednisone (mg/day) 16
+  Scenario: A dose in mg/day without a weight: above 0 whatever the weight, but how far above is open
+    Given a visit on day 60 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0, prednisone (mg/day) 20, weight 40
+    And a visit on day 90 with CK 90, CMAS 50, MMT8 79, physician global 0.1, skin DAS 0, prednisone (mg/day) 16
     When the patient is evaluated
-    Then withdrawal.steroid_taper is indeterminate because "no weight is recorded at the visit"
+    Then withdrawal.steroid_taper is met
     And withdrawal.steroid_stop is indeterminate because "no weight is recorded at the visit"
 
   @missing_data @withdrawal.steroid_taper

@@ -98,8 +98,10 @@ TAPER: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("dose-zero-in-mg-per-day", {**MAJOR, "prednisone_mg_per_day": 0.0, "weight_kg": 30.0},
      "not_applicable", None),
     ("dose-missing", dict(MAJOR), "indeterminate", "no dose recorded"),
-    ("mg-per-day-without-weight", {**MAJOR, "prednisone_mg_per_day": 10.0}, "indeterminate",
-     "no weight"),
+    # 10 mg/day is above 0 whatever the weight: on prednisone, and the response decides.
+    ("mg-per-day-without-weight", {**MAJOR, "prednisone_mg_per_day": 10.0}, "met", None),
+    ("mg-per-day-without-weight-minimal", {**MINIMAL, "prednisone_mg_per_day": 10.0},
+     "not_met", None),
 ]
 
 
@@ -176,8 +178,10 @@ def test_a_course_dose_without_a_weight_is_unknown_and_says_why() -> None:
     course = {**PREDNISONE, "dose_mg_per_day": 5.0}
     p = patient(visit(0, **TIS_BASE), visit(120, **MINIMAL), treatments=[JAK, course])
     found = judge(p, "withdrawal.steroid_taper")
-    assert found.status == "indeterminate"
-    assert any("5 mg/day" in r and "no weight" in r for r in found.reasons), found.reasons
+    assert found.status == "not_met"  # 5 mg/day is above 0 whatever the weight
+    assert found.values["steroid_dose_now"] is None
+    assert "5 mg/day" in found.values["steroid_dose_source"]
+    assert "no weight" in found.values["steroid_dose_source"]
 
 
 def test_a_course_dose_applies_only_inside_the_course() -> None:
@@ -224,9 +228,10 @@ def test_weight_of_another_visit_is_not_used() -> None:
                 visit(120, **MAJOR, prednisone_mg_per_day=10.0), treatments=[JAK, PREDNISONE])
     for rule in ("withdrawal.steroid_taper", "withdrawal.steroid_stop"):
         found = judge(p, rule)
-        assert found.status == "indeterminate"
         assert found.values["steroid_dose_now"] is None
-        assert any("no weight" in text for text in found.reasons)
+        assert "no weight" in found.values["steroid_dose_source"]
+    assert judge(p, "withdrawal.steroid_taper").status == "met"  # on it, and a major response
+    assert judge(p, "withdrawal.steroid_stop").status == "not_met"  # no CID now
 
 
 def test_a_dose_too_large_to_compute_is_unknown() -> None:

@@ -176,6 +176,8 @@ def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, 
                   f"(dose_mg_per_day {per_day:g}, the visit records no dose)")
     if per_day is None:
         return None, "no dose recorded"
+    if per_day == 0:  # 0 mg/day is 0 mg/kg/day whatever the weight
+        return 0.0, source
     if p["weight"] not in fact:
         why = f"{per_day:g} mg/day from {source}, but no weight is recorded at the visit"
         return DetailedValue(None, {"unknown_because": why}), why
@@ -192,6 +194,21 @@ def _dose_per_kg(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
 
 def _dose_source(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
     return _dose(tl, i, fact, p)[1]
+
+
+def _dose_given(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
+    """1 when the dose is above 0, 0 when it is 0 (a number, as visit_value gives numbers):
+    a dose in mg/day above 0 says so whatever the weight."""
+    dose, source = _dose(tl, i, fact, p)
+    if isinstance(dose, DetailedValue):
+        # Unknown for want of a weight, or too large to compute: mg/day above 0 still says it.
+        per_day = fact.get(p["per_day"])
+        if per_day is None and "treatment" in p:
+            courses = [t for t in tl.treatments(p["treatment"])
+                       if t.active_on(tl.visits[i].date) and t.dose_mg_per_day is not None]
+            per_day = courses[0].dose_mg_per_day if len(courses) == 1 else None
+        return 1 if per_day is not None and per_day > 0 and "mg/day" in source else dose
+    return None if dose is None else int(dose > 0)
 
 
 def _days_since_start(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> Any:
@@ -411,6 +428,11 @@ KINDS: dict[str, DerivedKind] = {
                     "a dose per kg: the per-kg field if given, else per-day / weight; with "
                     "'treatment', a visit without a dose takes the dose_mg_per_day of that "
                     "treatment's course active on its date (0 with no course active)"),
+        DerivedKind("dose_given", "visit", "number",
+                    {"per_kg": "field", "per_day": "field", "weight": "field",
+                     "treatment": "treatment"}, ("treatment",), _dose_given,
+                    "1 when the dose_per_kg with the same parameters is above 0, 0 when it is "
+                    "0 (a dose in mg/day above 0 is above 0 whatever the weight)"),
         DerivedKind("dose_source", "visit", "text",
                     {"per_kg": "field", "per_day": "field", "weight": "field",
                      "treatment": "treatment"}, ("treatment",), _dose_source,

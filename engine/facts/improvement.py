@@ -136,13 +136,44 @@ def choose_measure(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
     return usable[0]
 
 
+def _most(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
+          domain: Mapping[str, Any]) -> float:
+    """The most points a domain not measured at both visits could still score.
+
+    A value recorded at one visit bounds the change: from a recorded baseline the best
+    follow-up is the favourable end of the scale, towards a recorded follow-up the worst
+    baseline is the unfavourable end. A relative change (enzymes) from a recorded baseline
+    can reach 100%, and towards a recorded follow-up any size: the top band either way.
+    """
+    top = float(max(domain["points"]))
+    best = 0.0
+    for measure in domain["measures"]:
+        field = measure["field"]
+        before: Any = baseline.get(field)
+        after: Any = follow_up.get(field)
+        if measure.get("relative") or (before is None and after is None):
+            reachable = top if before != 0 else 0.0  # a baseline of 0 gives no change
+        elif before is not None and after is not None:
+            reachable = 0.0  # recorded at both but unusable: no completion changes it
+        else:
+            low, high = measure["range"]
+            good, bad = (high, low) if measure.get("better") == "higher" else (low, high)
+            # One of the two is recorded: the other end is the scale's.
+            start, end = (before, good) if before is not None else (bad, after)
+            change = percent_change(start, end, measure)
+            reachable = points(change, domain["edges"], domain["points"])
+        best = max(best, reachable)
+    return best
+
+
 def improvement_score(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
                       params: Mapping[str, Any]) -> tuple[float | None, dict[str, Any]]:
     """(score, working); the score is None when a domain is missing at either visit.
 
     The working always holds the bounds: ``score_min``, the points of the measured
-    domains (points are never negative), and ``score_max``, those plus the top band of
-    each missing domain. With every domain measured both are the score.
+    domains (points are never negative), and ``score_max``, those plus the most each
+    missing domain could still score (``_most``). With every domain measured both are
+    the score.
     """
     domains: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
@@ -163,8 +194,9 @@ def improvement_score(baseline: Mapping[str, Any], follow_up: Mapping[str, Any],
             "percent_change": change.shown(),
             "points": score,
         }
-    # The most a missing domain could add is its top band.
-    most = total + sum(max(domain["points"]) for domain in params["domains"]
+    # The most a missing domain could add: what its measures could still score, given the
+    # value recorded at one of the two visits (its top band when neither records it).
+    most = total + sum(_most(baseline, follow_up, domain) for domain in params["domains"]
                        if domain["name"] in missing)
     details: dict[str, Any] = {"domains": domains, "partial_score": total,
                                "score_min": total, "score_max": most}
