@@ -26,8 +26,8 @@ import random
 from typing import Any
 
 import pytest
-from campaign import campaign
-from hypothesis import given
+from campaign import FUZZ, campaign
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from longitudinal import START, evaluator
 
@@ -147,7 +147,9 @@ def value_completions(data: dict[str, Any], at: dt.date, rng: random.Random
                 lambda n, f: None if f == "dose" else True,  # a course tapered to 0
                 # Only the fallback of a pair recorded (CMAS, DAS total): it is then scored.
                 lambda n, f: "skip" if f in PARTNERS else n > 0,
-                lambda n, f: "skip" if f in PARTNERS else n <= 0]
+                lambda n, f: "skip" if f in PARTNERS else n <= 0,
+                lambda n, f: "skip" if f == "mmt8" else n > 0,
+                lambda n, f: "skip" if f == "extramuscular_vas" else n > 0]
     for _ in range(4):
         seed = rng.random()
         patterns.append(lambda n, f, seed=seed: random.Random(f"{seed}{n}{f}").random() < 0.5)
@@ -198,7 +200,7 @@ def statuses(data: dict[str, Any], at: dt.date) -> dict[str, str]:
 
 
 @pytest.mark.fuzz
-@campaign(2000, 20000)
+@settings(campaign(2000, 20000), derandomize=not FUZZ)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_indeterminate_exactly_when_data_could_change_the_answer(seed: int) -> None:
     rng = random.Random(seed)
