@@ -176,7 +176,7 @@ def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, 
                   f"(dose_mg_per_day {per_day:g}, the visit records no dose)")
     if per_day is None:
         return None, "no dose recorded"
-    if per_day == 0:  # 0 mg/day is 0 mg/kg/day whatever the weight
+    if per_day == 0 and "treatment" in p:  # 0 mg/day is 0 mg/kg/day whatever the weight
         return 0.0, source
     if p["weight"] not in fact:
         why = f"{per_day:g} mg/day from {source}, but no weight is recorded at the visit"
