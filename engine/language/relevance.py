@@ -112,7 +112,12 @@ class Relevance:
             return None, 0
         index, status = selected[0]
         # A set of tests decides when it disagrees with every path of another status.
-        rivals = [full & ~mask for _, other, mask in agree if other != status]
+        rivals: list[int] = []
+        # Hitting a rival hits every larger one: keep the smallest (fewer sets to test).
+        for rival in sorted({full & ~mask for _, other, mask in agree if other != status},
+                            key=int.bit_count):
+            if not any(kept & rival == kept for kept in rivals):
+                rivals.append(rival)
         minimal: list[int] = []
         for size in range(count + 1):
             for chosen in combinations(range(count), size):
