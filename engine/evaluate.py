@@ -106,7 +106,6 @@ class Evaluator:
         """The facts of each visit on or before ``at``, with their derived values."""
         return self._facts.visits(timeline(patient, at), {})
 
-    def evaluate(self, patient: Patient, at: date | None = None) -> Assessment:
     def evaluate(self, patient: Patient, at: date | None = None,
                  draft_orders: Iterable[str] = ()) -> Assessment:
         """Judge ``patient`` at ``at``; ``draft_orders`` (drugs, procedures or vaccine

@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli import cohort, diff, evaluate, feedback, fhir, plugins, report, rules, schema, serve
+from jdm_cds.cli import (
+    cohort,
+    diff,
+    evaluate,
+    feedback,
+    fhir,
+    plugins,
+    report,
+    rules,
+    schema,
+    serve,
+)
 from jdm_cds.cli.common import parse_budget, settings, stdout
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 

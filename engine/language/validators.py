@@ -43,9 +43,8 @@ from jdm_cds.language.rule_types import (
     Scope,
 )
 from jdm_cds.language.treatment_classes import core_treatment_classes
-from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, VACCINE_CLASSES
 from jdm_cds.model.patient import Visit
-from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES
+from jdm_cds.model.vocabulary import ADVERSE_EVENTS, ANTIBODIES, VACCINE_CLASSES
 
 MAX_DAYS = 36_525
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
