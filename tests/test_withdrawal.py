@@ -156,7 +156,21 @@ def test_without_a_prednisone_course_or_dose_the_steroid_questions_do_not_arise(
         found = judge(p, rule)
         assert found.status == "not_applicable"
         assert found.values["steroid_dose_now"] == 0
-        assert "no prednisone course active" in found.values["steroid_dose_source"]
+        assert "no prednisone course in the treatments and no dose recorded at any visit" in (
+            found.values["steroid_dose_source"])
+
+
+def test_a_visit_without_a_dose_is_unknown_when_doses_are_recorded_only_at_visits() -> None:
+    # No prednisone course listed, 0.3 mg/kg/day at the previous visit, none at the last: the
+    # treatments are not the record of prednisone here, so the dose now is not 0 but unknown.
+    p = patient(visit(0, **TIS_BASE, prednisone_mg_per_kg_day=1.0),
+                visit(60, **MAJOR, prednisone_mg_per_kg_day=0.3), visit(120, **MAJOR),
+                treatments=[JAK])
+    for rule in ("withdrawal.steroid_taper", "withdrawal.steroid_stop"):
+        found = judge(p, rule)
+        assert found.status == "indeterminate", rule
+        assert found.values["steroid_dose_now"] is None
+        assert "no prednisone course is listed" in found.values["steroid_dose_source"]
 
 
 @pytest.mark.parametrize(("fields", "dose", "source"), [

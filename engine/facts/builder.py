@@ -154,7 +154,9 @@ def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, 
 
     The visit's own dose first (per kg, else per day / the visit's weight). A visit that
     records none takes, when ``treatment`` is given, the ``dose_mg_per_day`` of that
-    treatment's course active on the visit date; with no such course active the dose is 0.
+    treatment's course active on the visit date; with no such course active the dose is 0
+    when the treatments list courses of it (they are then the record of what was given) or no
+    visit records a dose of it; otherwise (doses at visits, no course listed) it is unknown.
     """
     day = tl.visits[i].date
     if p["per_kg"] in fact:
@@ -163,7 +165,17 @@ def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, 
     if per_day is None and "treatment" in p:
         courses = [t for t in tl.treatments(p["treatment"]) if t.active_on(day)]
         if not courses:
-            return 0.0, f"no {p['treatment']} course active on {day} (treatments)"
+            if tl.treatments(p["treatment"]):
+                return 0.0, f"no {p['treatment']} course active on {day} (treatments)"
+            if not any(getattr(visit, p[unit], None) is not None
+                       for visit in tl.visits for unit in ("per_kg", "per_day")):
+                return 0.0, (f"no {p['treatment']} course in the treatments and no dose "
+                             "recorded at any visit")
+            # Doses recorded at visits, no course listed: the treatments are not the record
+            # of this drug, and a visit without a dose says nothing of it.
+            why = (f"no dose recorded at the visit of {day}, and no {p['treatment']} course "
+                   "is listed in the treatments (other visits record doses)")
+            return DetailedValue(None, {"unknown_because": why}), why
         given = [t for t in courses if t.dose_mg_per_day is not None]
         if len(given) != 1 or len(courses) != 1:
             starts = ", ".join(str(t.start) for t in courses)
