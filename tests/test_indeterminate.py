@@ -106,12 +106,18 @@ def generate(rng: random.Random) -> tuple[dict[str, Any], dt.date]:
                                                                       + dt.timedelta(60)))
 
 
-def _course_dose(data: dict[str, Any], on: dt.date) -> bool:
-    """A prednisone course without a dose of its own is active on ``on``."""
-    return any(t["drug"] == "prednisone" and "dose_mg_per_day" not in t
+def _dose_unknown(data: dict[str, Any], on: dt.date, at: dt.date) -> bool:
+    """A visit on ``on`` that records no prednisone dose has an unknown one: a prednisone
+    course without a dose of its own is active on ``on``, or no prednisone course is listed
+    while a visit up to ``at`` records a dose."""
+    courses = [t for t in data["treatments"] if t["drug"] == "prednisone"]
+    if not courses:
+        return any(("prednisone_mg_per_kg_day" in v or "prednisone_mg_per_day" in v)
+                   and dt.date.fromisoformat(v["date"]) <= at for v in data["visits"])
+    return any("dose_mg_per_day" not in t
                and dt.date.fromisoformat(t["start"]) <= on
                and ("stop" not in t or dt.date.fromisoformat(t["stop"]) > on)
-               for t in data["treatments"])
+               for t in courses)
 
 
 def complete(data: dict[str, Any], at: dt.date, choose: Any) -> dict[str, Any]:
@@ -129,7 +135,7 @@ def complete(data: dict[str, Any], at: dt.date, choose: Any) -> dict[str, Any]:
                 if name not in filled and side != "skip":
                     filled[name] = good if side else bad
             dosed = "prednisone_mg_per_kg_day" in filled or "prednisone_mg_per_day" in filled
-            if not dosed and _course_dose(data, on):
+            if not dosed and _dose_unknown(data, on, at):
                 dose = choose(n, "dose")
                 filled["prednisone_mg_per_kg_day"] = (
                     0.0 if dose is None else FAVOURABLE_DOSE if dose else UNFAVOURABLE_DOSE)
