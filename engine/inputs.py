@@ -23,6 +23,7 @@ from jdm_cds.model.patient import Patient
 from jdm_cds.model.reading import (
     PatientFileError,
     Problem,
+    ReadLimits,
     iter_jsonl,
     iter_patient_files,
     load_patient,
@@ -87,8 +88,7 @@ class Inputs:
         index = 0
         for source in self._sources:
             if source == STDIN:
-                yield WorkItem(index, STDIN_LABEL, text=_read_stdin(),
-                               fhir_mapping=self.fhir_mapping)
+                yield _stdin_item(index, self.fhir_mapping)
                 index += 1
                 continue
             if isinstance(source, Path):
@@ -119,14 +119,21 @@ def _bulk_items(folder: str, index: int, mapping: str | None) -> Iterator[WorkIt
         yield WorkItem(index, folder, failure=tuple(problems))
 
 
-def _read_stdin() -> str:
-    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+def _stdin_item(index: int, mapping: str | None) -> WorkItem:
+    """Standard input as one patient, held to the size limit of a patient file: past it,
+    reading stops (the input may never end) and the item is an input error."""
+    limit = ReadLimits.from_environment().max_bytes
+    stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        return WorkItem(index, STDIN_LABEL, failure=(Problem(
+            "-", f"input is more than the limit of {limit:,} bytes (--max-file-mb)"),))
     if isinstance(data, bytes):
         try:
-            return data.decode("utf-8-sig")
+            data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return "\0not utf-8"  # reported by load_item as not UTF-8 text
-    return data
+            data = "\0not utf-8"  # reported by read_item as not UTF-8 text
+    return WorkItem(index, STDIN_LABEL, text=data, fhir_mapping=mapping)
 
 
 def load_item(item: WorkItem) -> Patient:
@@ -164,5 +171,7 @@ def read_item(item: WorkItem) -> tuple[Patient, FhirPatient | None]:
     from jdm_cds.model import reading
 
     fmt = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
-    return reading.validate_patient(reading._parse(text, fmt, item.label), item.label), None
+    data = reading._parse(text, fmt, item.label)
+    reading._check_visits(data, item.label, ReadLimits.from_environment())
+    return reading.validate_patient(data, item.label), None
 

@@ -167,6 +167,47 @@ def test_broken_classes_are_refused_with_file_and_line(tmp_path: Path, text: str
                for p in problems), [str(p) for p in problems]
 
 
+def test_classes_are_read_in_the_yaml_dialect_of_rule_packs(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML's SafeLoader) read the class name `on` as true and the title `1:30`
+    # as the number 90, and refused both; YAML 1.2 core reads them as text.
+    path = tmp_path / "treatments.yaml"
+    path.write_text("classes:\n  on: {title: 1:30, drugs: [prednisone], assumption: no}\n"
+                    "  off: {title: 0150, drugs: [baricitinib]}\n"
+                    "baseline: {treatment: on}\n", encoding="utf-8")
+
+    classes, problems = read_treatment_classes(path)
+
+    assert [(p.mark.line, p.message) for p in problems] == [
+        (3, "class 'off' needs a 'title' (text); 'assumption' is text")]  # 150, a number
+    path.write_text(path.read_text().replace("0150", "'0150'"), encoding="utf-8")
+    classes, problems = read_treatment_classes(path)
+    assert problems == [] and classes is not None
+    assert classes.baseline == "on"
+    assert (classes.classes["on"].title, classes.classes["on"].assumption) == ("1:30", "no")
+    assert classes.classes["off"].title == "0150"
+
+
+@pytest.mark.parametrize(("text", "line", "fragment"), [
+    ("base: &b {title: J, drugs: [ruxolitinib]}\nclasses:\n  j:\n    <<: *b\n"
+     "baseline: {treatment: j}\n", 4, "merge keys (<<) are not part of YAML 1.2"),
+    ("x: &a [p,p,p,p,p,p,p,p,p,p]\n" + "".join(
+        f"x{i}: &{chr(98 + i)} [{','.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(9)),
+     4, "aliases expand to more than 10,000 nodes"),
+    ("classes: " + "[" * 200 + "]" * 200 + "\n", 1, "nesting deeper than 100 levels"),
+    ("classes: !!python/object:os.system {}\n", 1, "tag 'tag:yaml.org,2002:python/object"),
+])
+def test_classes_are_bounded_as_rule_packs_are(tmp_path: Path, text: str, line: int,
+                                              fragment: str) -> None:
+    path = tmp_path / "treatments.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    classes, problems = read_treatment_classes(path)
+
+    assert classes is None
+    [problem] = problems
+    assert problem.mark.line == line and fragment in problem.message, str(problem)
+
+
 def test_first_start_is_the_earliest_start_of_the_class() -> None:
     treatments = [Treatment(drug="prednisone", start=dt.date(2020, 1, 1)),
                   Treatment(drug="baricitinib", start=dt.date(2021, 6, 1)),

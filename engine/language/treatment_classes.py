@@ -4,7 +4,9 @@ A rule or derived value names a treatment by drug (``treatment: prednisone``) or
 class (``treatment: jak_inhibitor``). The classes, and the class whose first start is
 the study's baseline (day 0 of the window, the baseline visit), live in the core file
 ``jdm_cds.rules/classes/treatments.yaml``, never in Python. Reading it never executes
-code; every problem is reported with ``file:line``.
+code; it is read in the project's one YAML dialect (``model/yaml12``: YAML 1.2 core schema,
+duplicate keys refused, aliases and nesting bounded), as rule packs and patient files are;
+every problem is reported with ``file:line``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, Node
 
 from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
 from jdm_cds.language.rule_types import Mark
+from jdm_cds.model import yaml12
 from jdm_cds.model.patient import Treatment
 from jdm_cds.model.vocabulary import DRUGS, listing
 
@@ -61,25 +65,21 @@ class TreatmentClasses:
         return frozenset((*DRUGS, *self.classes))
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and remembers each key's line."""
+class _Lines(yaml12.Constructor12):
+    """The project's YAML dialect (as for rule packs and patient files), each mapping
+    remembering the line of each of its keys under ``__lines__``."""
+
+    def construct_map(self, node: Node) -> Any:
+        assert isinstance(node, MappingNode)
+        mapping = self.construct_mapping(node, deep=True)  # duplicate keys refused there
+        mapping["__lines__"] = {self.construct_object(key, deep=True): key.start_mark.line + 1
+                                for key, _ in node.value}
+        return mapping
 
 
-def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key]})",
-                key_node.start_mark)
-        seen[key] = key_node.start_mark.line + 1
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping["__lines__"] = seen
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Lines.add_constructor("tag:yaml.org,2002:map", _Lines.construct_map)  # type: ignore[type-var]
+_FAST: type = type("_LinesFast", (_Lines, yaml12.Loader12), {})
+_SLOW: type = type("_LinesSlow", (_Lines, yaml12.PyLoader12), {})
 
 
 def read_treatment_classes(path: str | Path) -> tuple[TreatmentClasses | None, list[Diagnostic]]:
@@ -91,7 +91,7 @@ def read_treatment_classes(path: str | Path) -> tuple[TreatmentClasses | None, l
         problems.append(Diagnostic(Severity.ERROR, "bad-class", message, Mark(file, line)))
 
     try:
-        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)
+        raw = yaml12.load(Path(path).read_text(encoding="utf-8"), _FAST, _SLOW)
     except OSError as failure:
         error(1, f"cannot read the treatment classes: {failure.strerror}")
         return None, problems

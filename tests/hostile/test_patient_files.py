@@ -158,6 +158,46 @@ def test_the_limits_are_command_line_options(tmp_path: Path) -> None:
     assert "more than the limit of 1,000 (--max-file-mb)" in small.stderr
 
 
+def _stdin(text: str | bytes, *args: str) -> Any:
+    """Standard input, then the example file: a batch of two."""
+    try:
+        return CliRunner().invoke(app, ["evaluate", "--jobs", "1", *args, "-", str(EXAMPLE)],
+                                  input=text)
+    finally:
+        os.environ.pop(reading.MAX_VISITS_SETTING, None)
+        os.environ.pop(reading.MAX_FILE_MB_SETTING, None)
+
+
+def test_standard_input_is_held_to_the_size_limit_of_a_file() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("EX-MDA5", "STDIN")
+    exact = text + "#" * (2000 - len(text.encode()) - 1) + "\n"
+    assert len(exact.encode()) == 2000
+
+    at_limit = _stdin(exact, "--max-file-mb", "0.002", "--format", "jsonl")
+    over = _stdin(exact + "\n", "--max-file-mb", "0.002", "--format", "jsonl")
+    default = _stdin(b"id: p\n" + b"#" * 5_000_000, "--format", "jsonl")
+
+    assert at_limit.exit_code == 0, at_limit.stderr
+    assert [json.loads(line)["patient_id"] for line in at_limit.stdout.splitlines()] == [
+        "STDIN", "EX-MDA5"]
+    for result, limit in ((over, "2,000"), (default, "5,000,000")):
+        assert result.exit_code == 1
+        assert result.stderr == (f"<stdin>: -: input is more than the limit of {limit} bytes "
+                                 "(--max-file-mb)\n")
+        failed, evaluated = (json.loads(line) for line in result.stdout.splitlines())
+        assert failed["file"] == "<stdin>" and evaluated["patient_id"] == "EX-MDA5"
+
+
+def test_standard_input_is_held_to_the_visit_limit() -> None:
+    visits = ", ".join(f"{{date: 2020-01-{day:02d}}}" for day in range(1, 5))
+
+    result = _stdin(f"id: p\nvisits: [{visits}]\n", "--max-visits", "3")  # the example: 3
+
+    assert result.exit_code == 1
+    assert result.stderr == "<stdin>: visits: 4 visits, more than the limit of 3 (--max-visits)\n"
+    assert "Patient EX-MDA5" in result.stdout
+
+
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     fifo = tmp_path / "p.yaml"
     os.mkfifo(fifo)
