@@ -1,11 +1,12 @@
 """Dask: a real LocalCluster of two worker processes on 127.0.0.1 gives, byte for byte, the
-JSON Lines of one process and of the process pool; a worker that differs in its plugins
-stops the run before any patient is sent."""
+JSON Lines of one process and of the process pool (the study cases and 2,000 generated
+patients); the cluster listens on loopback only, on free ports, and warns nothing; a worker
+that differs in its plugins stops the run before any patient is sent."""
 
 from __future__ import annotations
 
-import logging
 import random
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,35 +17,44 @@ from typer.testing import CliRunner
 
 from jdm_cds.bench import make_patient
 from jdm_cds.cli import app
-from jdm_cds.cohort.cluster import check_workers
+from jdm_cds.cohort.cluster import check_workers, local_cluster
 from jdm_cds.cohort.work import EngineSpec, StartupFailure, Task, plugin_names
 
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "features" / "study_cases"
-GENERATED = 300  # make bench-scale checks a cohort of 2,000 the same way
+GENERATED = 2_000
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.ERROR)
+def started() -> Iterator[tuple[Any, list[warnings.WarningMessage]]]:
+    """The one LocalCluster of this module, as ``--scheduler dask`` starts it, and the
+    warnings its start gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cluster = local_cluster(2)
     with distributed.Client(cluster) as client:
-        yield client
+        yield client, caught
     cluster.close()
 
 
 @pytest.fixture(scope="module")
+def client(started: tuple[Any, list[warnings.WarningMessage]]) -> Any:
+    return started[0]
+
+
+@pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("generated")
+    """A generated cohort as one JSON Lines file (one file: reading it costs little)."""
+    path = tmp_path_factory.mktemp("generated") / "cohort.jsonl"
     rng = random.Random(14)
-    for index in range(GENERATED):
-        patient = make_patient(rng, index, 6)
-        (folder / f"{patient.id}.json").write_bytes(orjson.dumps(patient.model_dump(
-            mode="json", exclude_none=True, exclude_defaults=True)))
-    return folder
+    with path.open("wb") as sink:
+        for index in range(GENERATED):
+            patient = make_patient(rng, index, 6)
+            sink.write(orjson.dumps(patient.model_dump(
+                mode="json", exclude_none=True, exclude_defaults=True)) + b"\n")
+    return path
 
 
 def jsonl(*args: str | Path) -> tuple[int, str]:
@@ -63,9 +73,21 @@ def test_dask_pool_and_one_process_are_byte_identical(client: Any, generated: Pa
     dask = jsonl("--scheduler", address, *inputs)
 
     assert one[0] == 0
-    assert len(one[1].splitlines()) == 10 + GENERATED
+    lines = one[1].splitlines()
+    assert len(lines) == 10 + GENERATED
+    assert len({orjson.loads(line)["patient_id"] for line in lines}) == 10 + GENERATED
     assert pool == one
     assert dask == one
+
+
+def test_the_local_cluster_opens_nothing_on_a_fixed_port_and_warns_nothing(
+        started: tuple[Any, list[warnings.WarningMessage]]) -> None:
+    client, caught = started
+    http = client.cluster.scheduler.http_server  # started even without a dashboard
+
+    assert [str(w.message) for w in caught] == []
+    assert http.address == "127.0.0.1"
+    assert http.port != 8787
 
 
 def test_scheduler_dask_starts_its_own_local_cluster() -> None:

@@ -58,20 +58,33 @@ def check_workers(client: Any, task: Task, expected: list[str]) -> int:
     return len(answers)
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes, one thread each, on 127.0.0.1 only.
+
+    No dashboard; the scheduler's HTTP endpoints (health, metrics), which it starts even
+    without one and by default on the fixed port 8787, listen on a free loopback port, so
+    that two clusters on one machine neither collide nor warn.
+    """
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.ERROR)  # type: ignore[no-untyped-call]
+
+
 def dask_results(items: Iterable[WorkItem], task: Task, scheduler: str,
                  workers: int) -> Iterator[Result]:
     """Each item's result, in input order, evaluated on Dask."""
     try:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
     except ImportError:
         raise StartupFailure(["--scheduler needs Dask: pip install 'jdm-cds[dask]'"]) from None
     expected = sorted({name for spec in task.engines for name in plugin_names(spec)})
     cluster = None
     try:
         if scheduler == "dask":
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.ERROR)  # type: ignore[no-untyped-call]
+            cluster = local_cluster(workers)
             client = Client(cluster)  # type: ignore[no-untyped-call]
         else:
             client = Client(scheduler, timeout=10)  # type: ignore[no-untyped-call]
