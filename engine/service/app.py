@@ -62,10 +62,13 @@ class BodyLimit:
             return
         limit = self.limit()
         declared = dict(scope["headers"]).get(b"content-length")
-        too_large = error(413, "payload_too_large",
-                          f"the request body is larger than {limit} bytes")
+
+        def too_large() -> JSONResponse:
+            return error(413, "payload_too_large",
+                         f"the request body is larger than {limit} bytes")
+
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await too_large(scope, receive, send)
+            await too_large()(scope, receive, send)
             return
         seen = 0
         started = False
@@ -88,7 +91,7 @@ class BodyLimit:
             await self.app(scope, counted, tracked)
         except _TooLarge:
             if not started:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -12,6 +12,7 @@ service records which rule made each uuid, so feedback joins to the rule.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -165,10 +166,7 @@ class CardMaker:
         card = Card(
             uuid=card_id, summary=summary, indicator=indicator,  # type: ignore[arg-type]
             detail=detail,
-            source=Source(label=f"jdm-cds {info.pack} {info.version}",
-                          url=first[1] if first is not None else None,
-                          topic=Coding(system=RULES_SYSTEM, code=info.rule,
-                                       display=_fit(info.title))),
+            source=_source(info, first[1] if first is not None else None),
             suggestions=list(suggestions) or None,
             selectionBehavior="at-most-one" if suggestions else None,
             overrideReasons=list(OVERRIDE_REASONS) if indicator != "info" else None,
@@ -243,8 +241,20 @@ def _sources(sources: Iterable[Any]) -> list[tuple[str, str | None]]:
 
 
 def _links(sources: Iterable[Any]) -> list[Link]:
-    return [Link(label=_fit(label), url=url, type="absolute")
-            for label, url in _sources(sources) if url]
+    return [_link(label, url) for label, url in _sources(sources) if url]
+
+
+# A card's source and links depend only on its rule and citations, not on the patient:
+# made once each (the models are frozen, so a card may share them).
+@functools.lru_cache(maxsize=4096)
+def _source(info: RuleInfo, url: str | None) -> Source:
+    return Source(label=f"jdm-cds {info.pack} {info.version}", url=url,
+                  topic=Coding(system=RULES_SYSTEM, code=info.rule, display=_fit(info.title)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _link(label: str, url: str) -> Link:
+    return Link(label=_fit(label), url=url, type="absolute")
 
 
 def _detail(info: RuleInfo, origins: Sequence[RuleInfo], body: Iterable[str],

@@ -45,12 +45,18 @@ def patient_id(request: CDSRequest) -> str:
     return value
 
 
+def to_fetch(request: CDSRequest) -> list[str]:
+    """The prefetch keys the request lacks (to be fetched from its ``fhirServer``)."""
+    prefetch = request.prefetch or {}
+    return [key for key in PREFETCH if prefetch.get(key) is None]
+
+
 def gather(request: CDSRequest, timeout: float) -> list[dict[str, Any]]:
     """Every resource of the patient the templates ask for."""
     pid = patient_id(request)
     prefetch = request.prefetch or {}
     resources: list[dict[str, Any]] = []
-    missing = [key for key in PREFETCH if prefetch.get(key) is None]
+    missing = to_fetch(request)
     for key in PREFETCH:
         if prefetch.get(key) is not None:
             resources += list(_resources(prefetch[key], key))

@@ -12,7 +12,7 @@ kept, ``prefetch`` entries may be ``null`` when the client could not fetch them)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -20,27 +20,27 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Indicator = Literal["info", "warning", "critical"]
 SelectionBehavior = Literal["at-most-one", "any"]
 _Text = Annotated[str, Field(min_length=1)]
-
-
-def _empty(value: Any) -> bool:
-    return value == "" or (isinstance(value, list | tuple | dict | set) and not value)
+Item = TypeVar("Item")
+# The spec forbids empty values: an optional list or object is left out, never empty.
+_Items = Annotated[list[Item], Field(min_length=1)]
+_Object = Annotated[dict[str, Item], Field(min_length=1)]
 
 
 class _Response(BaseModel):
-    """A part of a response: no unknown fields, no empty values (absent ones are None)."""
+    """A part of a response: no unknown fields, no empty values (absent ones are None).
+
+    Emptiness is refused by each field's type (``_Text``, ``_Items``, ``_Object``: checked
+    by pydantic's compiled validators); ``tests/service/test_service_models.py`` checks that
+    every text, list and object field of a response has such a bound."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    MAY_BE_EMPTY: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="after")
-    def _nothing_empty(self) -> Any:
-        for name, value in self.__dict__.items():  # the fields (no extra ones are allowed)
-            if _empty(value) and name not in self.MAY_BE_EMPTY:
-                raise ValueError(f"'{name}' is empty: leave an optional field out instead")
-        return self
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+    def to_bytes(self) -> bytes:
+        """``to_json`` as JSON text, written by pydantic's serialiser in one step."""
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True, by_alias=True)
 
 
 class Coding(_Response):
@@ -67,15 +67,15 @@ class Action(_Response):
 
     type: Literal["create", "update", "delete"]
     description: _Text
-    resource: dict[str, Any] | None = None
-    resourceId: list[_Text] | None = None
+    resource: _Object[Any] | None = None
+    resourceId: _Items[_Text] | None = None
 
 
 class Suggestion(_Response):
     label: _Text
     uuid: UUID | None = None
     isRecommended: bool | None = None
-    actions: list[Action] | None = None
+    actions: _Items[Action] | None = None
 
 
 class Link(_Response):
@@ -92,10 +92,10 @@ class Card(_Response):
     detail: _Text | None = None
     indicator: Indicator
     source: Source
-    suggestions: list[Suggestion] | None = None
+    suggestions: _Items[Suggestion] | None = None
     selectionBehavior: SelectionBehavior | None = None
-    overrideReasons: list[OverrideReason] | None = None
-    links: list[Link] | None = None
+    overrideReasons: _Items[OverrideReason] | None = None
+    links: _Items[Link] | None = None
 
     @model_validator(mode="after")
     def _selection_with_suggestions(self) -> Card:
@@ -106,10 +106,8 @@ class Card(_Response):
 
 
 class CDSResponse(_Response):
-    MAY_BE_EMPTY = frozenset({"cards"})  # {"cards": []} is how a service says "nothing"
-
-    cards: list[Card]
-    systemActions: list[Action] | None = None
+    cards: list[Card]  # may be empty: {"cards": []} is how a service says "nothing"
+    systemActions: _Items[Action] | None = None
 
 
 class Service(_Response):
@@ -117,12 +115,12 @@ class Service(_Response):
     id: _Text
     title: _Text | None = None
     description: _Text
-    prefetch: dict[str, _Text] | None = None
+    prefetch: _Object[_Text] | None = None
     usageRequirements: _Text | None = None
 
 
 class Discovery(_Response):
-    services: list[Service]
+    services: _Items[Service]
 
 
 class ErrorBody(_Response):

@@ -1,22 +1,24 @@
 """What one service process holds: settings, database, token verifier, rule base, cards.
 
-Built once at start-up (FastAPI lifespan), shared by every request of the process. Evaluations
-run on a small pool of threads of their own, each with its evaluator (a durable_rules
+Built once at start-up (FastAPI lifespan), shared by every request of the process. The CPU
+part of a hook call (FHIR reading, evaluation, cards, the response's JSON) runs on a small
+pool of threads of their own (``State.run``), each with its evaluator (a durable_rules
 runtime serves only the thread that built it), over one compiled rule base: the core
 packs, every installed plugin's packs and the service's order-sign pack. The pool is small
-on purpose: evaluation holds the GIL, so more threads would not be faster, and each
-evaluator holds its own engine state (memory stays flat whatever the request threads).
-"""
+on purpose: this work holds the GIL, so more threads would not be faster, and each
+evaluator holds its own engine state (memory stays flat whatever the load)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 from jdm_cds.evaluate import Evaluator, Guidance
 from jdm_cds.language.compiler import RuleBase
@@ -30,6 +32,8 @@ from jdm_cds.service.database import Store
 from jdm_cds.service.settings import Settings
 
 EVALUATION_THREADS = 2
+_POOL_PREFIX = "evaluate"
+T = TypeVar("T")
 SERVICE_PACKS = Path(str(resources.files("jdm_cds.service.packs")))
 
 
@@ -48,7 +52,7 @@ class State:
     _local: threading.local = field(default_factory=threading.local)
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=EVALUATION_THREADS,
-                                                   thread_name_prefix="evaluate"))
+                                                   thread_name_prefix=_POOL_PREFIX))
 
     @classmethod
     def build(cls, settings: Settings) -> State:
@@ -60,17 +64,21 @@ class State:
         return cls(settings, store, Verifier(settings, store), rulebase, plugins.guidance,
                    CardMaker(rulebase, versions))
 
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` on the evaluation pool: the whole CPU part of a request is one
+        hop off the event loop, and requests are served in the order they came (the pool
+        queue), rather than interleaved on many threads that share one GIL."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
     def evaluate(self, patient: Patient, at: date,
                  draft_orders: Iterable[str] = ()) -> Assessment:
-        """Judge ``patient`` on the evaluation pool (blocks the calling request thread)."""
-        orders = tuple(draft_orders)
-        return self._pool.submit(self._evaluate, patient, at, orders).result()
-
-    def _evaluate(self, patient: Patient, at: date, orders: tuple[str, ...]) -> Assessment:
+        """Judge ``patient`` with this pool thread's evaluator (call it inside ``run``)."""
         evaluator: Evaluator | None = getattr(self._local, "evaluator", None)
         if evaluator is None:
+            if not threading.current_thread().name.startswith(_POOL_PREFIX):
+                raise RuntimeError("State.evaluate runs on the evaluation pool (State.run)")
             evaluator = self._local.evaluator = Evaluator(self.rulebase, self.guidance)
-        return evaluator.evaluate(patient, at, draft_orders=orders)
+        return evaluator.evaluate(patient, at, draft_orders=tuple(draft_orders))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

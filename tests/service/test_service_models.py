@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from jdm_cds.service import models
 from jdm_cds.service.models import Card, CDSRequest, CDSResponse, Feedback
 
 SOURCE = {"label": "jdm-cds"}
@@ -61,3 +62,39 @@ def test_requests_and_feedback_follow_the_spec() -> None:
                                                "overrideReason": {"userComment": "x"}}]})
     with pytest.raises(ValidationError):
         Feedback.model_validate({"feedback": []})
+
+
+
+# A smallest valid instance of each part of a response.
+MINIMAL: dict[str, dict[str, Any]] = {
+    "Coding": {"code": "c"}, "OverrideReason": {"code": "c", "display": "d"},
+    "Source": {"label": "l"}, "Action": {"type": "delete", "description": "d"},
+    "Suggestion": {"label": "l"}, "Link": {"label": "l", "url": "u", "type": "absolute"},
+    "Card": card(), "CDSResponse": {"cards": []},
+    "Service": {"hook": "h", "id": "i", "description": "d"},
+    "Discovery": {"services": [{"hook": "h", "id": "i", "description": "d"}]},
+    "ErrorBody": {"error": "e", "message": "m"},
+}
+
+
+def _response_models() -> list[type[BaseModel]]:
+    found, todo = [], list(models._Response.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo += model.__subclasses__()
+    return found
+
+
+@pytest.mark.parametrize("model", _response_models(), ids=lambda m: m.__name__)
+def test_no_field_of_a_response_may_be_empty(model: type[BaseModel]) -> None:
+    """The spec forbids empty values: every field refuses "", [] and {} (the cards of a
+    response excepted: no cards is how a service says nothing)."""
+    minimal = MINIMAL[model.__name__]
+    model.model_validate(minimal)
+    for name in model.model_fields:
+        for empty in ("", [], {}):
+            if (model, name, empty) == (CDSResponse, "cards", []):
+                continue
+            with pytest.raises(ValidationError):
+                model.model_validate({**minimal, name: empty})

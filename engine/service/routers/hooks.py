@@ -2,7 +2,8 @@
 
 The path of a call: authenticate (dependency) -> the patient's FHIR data (prefetch or
 fhirServer, ``data.py``) -> the patient model (``patients.py``) -> ``Evaluator.evaluate``
-(the rule packs decide everything) -> cards (``cards.py``) -> the response model.
+(the rule packs decide everything) -> cards (``cards.py``) -> the response model. Everything
+after the data runs as one task on the evaluation pool (``State.run``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
+from starlette.concurrency import run_in_threadpool
 
 from jdm_cds.language.compiler import CompiledRule
 from jdm_cds.language.rule_types import Contains
 from jdm_cds.model.patient import Patient
 from jdm_cds.model.reading import PatientFileError
 from jdm_cds.service.cards import IssuedCard
-from jdm_cds.service.data import BadData, DataUnavailable, gather, patient_id
+from jdm_cds.service.data import BadData, DataUnavailable, gather, patient_id, to_fetch
 from jdm_cds.service.dependencies import Authenticated, HookRequest, ServiceState
 from jdm_cds.service.models import Action, CDSRequest, CDSResponse, Suggestion
 from jdm_cds.service.orders import DraftOrder, read_orders
@@ -35,8 +37,8 @@ ORDER_PACK = "order_sign"
 
 
 @router.post("/cds-services/{service_id}")
-def call(service_id: str, body: HookRequest, caller: Authenticated,
-         service: ServiceState) -> dict[str, Any]:
+async def call(service_id: str, body: HookRequest, caller: Authenticated,
+               service: ServiceState) -> Response:
     started = time.perf_counter()
     described = SERVICES.get(service_id)
     if described is None:
@@ -45,12 +47,28 @@ def call(service_id: str, body: HookRequest, caller: Authenticated,
         raise HTTPException(400, f"service {service_id} answers hook {described.hook!r}, "
                             f"not {body.hook!r}")
     try:
-        pid = patient_id(body)
-        resources = gather(body, service.settings.fhir_timeout_seconds)
-        patient, unmapped = read_patient(resources, f"Patient/{pid}")
+        if to_fetch(body):
+            # Waiting on a FHIR server: on the I/O threads, not the evaluation pool.
+            resources = await run_in_threadpool(
+                gather, body, service.settings.fhir_timeout_seconds)
+        else:
+            resources = gather(body, service.settings.fhir_timeout_seconds)
     except DataUnavailable as error:
         raise HTTPException(412, str(error)) from None
-    except (BadData, PatientFileError) as error:
+    except BadData as error:
+        raise HTTPException(400, f"the patient's data cannot be read: {error}") from None
+    content, count = await service.run(_answer, service, service_id, body, resources)
+    log.info("%s %s: %d card(s) in %.1f ms (caller %s)", service_id, body.hookInstance,
+             count, 1000 * (time.perf_counter() - started), caller.iss)
+    return Response(content, media_type="application/json")
+
+
+def _answer(service: State, service_id: str, body: CDSRequest,
+            resources: list[dict[str, Any]]) -> tuple[bytes, int]:
+    """The response's JSON and its number of cards (on the evaluation pool)."""
+    try:
+        patient, unmapped = read_patient(resources, f"Patient/{patient_id(body)}")
+    except PatientFileError as error:
         raise HTTPException(400, f"the patient's data cannot be read: {error}") from None
     if unmapped:
         # Kinds only at INFO: the resources themselves are patient data.
@@ -66,9 +84,7 @@ def call(service_id: str, body: HookRequest, caller: Authenticated,
         issued = _order_sign(service, body, patient, today)
     response = CDSResponse(cards=[item.card for item in issued])
     service.store.record_cards(service_id, [o for item in issued for o in item.origins])
-    log.info("%s %s: %d card(s) in %.1f ms (caller %s)", service_id, body.hookInstance,
-             len(issued), 1000 * (time.perf_counter() - started), caller.iss)
-    return response.to_json()
+    return response.to_bytes(), len(issued)
 
 
 def _order_sign(service: State, body: CDSRequest, patient: Patient,
