@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/jdm-cds evaluate examples/patient-mda5.yaml
 
-test: lint
+# The acceptance report's formatter (node) is installed where npm is: a test opens a report it
+# made in headless Chromium (that test is skipped without node and Chromium).
+REPORT_TOOL := tools/acceptance-report
+NPM := $(shell command -v npm 2>/dev/null)
+test: lint $(if $(NPM),$(REPORT_TOOL)/node_modules/.package-lock.json)
 	$(BIN)/python -m pytest -q
 
 # mypy reads the import names (jdm_cds, jdm_cds_plugins) through links onto the folders
@@ -64,7 +68,6 @@ load: $(STAMP)
 
 # The Gherkin scenarios as an HTML page for clinicians (reports/acceptance/index.html). The
 # page is written even when scenarios fail; the target then fails too.
-REPORT_TOOL := tools/acceptance-report
 $(REPORT_TOOL)/node_modules/.package-lock.json: $(REPORT_TOOL)/package-lock.json
 	npm ci --prefix $(REPORT_TOOL) --no-audit --no-fund --loglevel=error
 
