@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jdm_cds.cli import app
+from jdm_cds.model.assessment import Assessment
+from jdm_cds.model.patient import Patient
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "features" / "study_cases"
@@ -138,3 +141,43 @@ def test_an_open_window_is_counted_as_undecided_not_as_no_cid(tmp_path: Path) ->
     assert code == 0
     # Undecided is no evidence either way: it counts in no group's total.
     assert (cid["n"], cid["undecided"], cid["by_antibody"]) == (0, 1, {})
+
+
+def count_evaluations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many times each patient (by id) is judged from now on, in this process."""
+    from jdm_cds.evaluate import Evaluator
+
+    calls: Counter[str] = Counter()
+    original = Evaluator.evaluate
+
+    def counted(self: Evaluator, patient: Patient, *args: Any, **kwargs: Any) -> Assessment:
+        calls[patient.id] += 1
+        return original(self, patient, *args, **kwargs)
+
+    monkeypatch.setattr(Evaluator, "evaluate", counted)
+    return calls
+
+
+def test_json_lines_judge_each_patient_once_and_write_the_same_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdm_cds.cohort.parallel import in_process
+    from jdm_cds.cohort.work import Task
+    from jdm_cds.defaults import default_evaluator
+    from jdm_cds.inputs import Inputs
+
+    calls = count_evaluations(monkeypatch)
+    code, out, err = run(str(CASES), "--format", "jsonl", "--jobs", "1")
+    assert (code, err) == (0, "")
+    ids = [json.loads(line)["patient_id"] for line in out.splitlines()]
+    assert len(ids) == 10
+    assert calls == Counter(ids)  # each patient once, at its last visit
+
+    # What the run wrote before it skipped the summary: the same lines, byte for byte,
+    # from a run that judges each patient at its baseline and every visit since as well.
+    calls.clear()
+    summarised = list(in_process(Inputs([CASES]), Task("cohort", json="line"),
+                                 [default_evaluator()]))
+    assert all(result.value is not None for result in summarised)
+    assert min(calls.values()) > 2
+    assert b"".join(result.json + b"\n" for result in summarised
+                    if result.json is not None) == out.encode()

@@ -1,5 +1,5 @@
-"""Tables out: ``cohort --output NAME.parquet`` holds exactly what the JSON holds, and loads
-in pandas; errors are rows of the patients table."""
+"""Tables out: ``cohort`` and ``evaluate`` with ``--output NAME.parquet`` hold exactly what the
+JSON holds, and load in pandas; errors are rows of the patients table."""
 
 from __future__ import annotations
 
@@ -20,15 +20,20 @@ CASES = ROOT / "features" / "study_cases"
 BAD = Path(__file__).parent / "data" / "bad_patients" / "out_of_range.yaml"
 
 
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+@pytest.fixture(scope="module", params=["cohort", "evaluate"])
+def tables(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> tuple[Path, list[dict[str, Any]]]:
+    """The tables that ``cohort`` and ``evaluate`` write, and the JSON of ``evaluate``."""
     out = tmp_path_factory.mktemp("tables") / "cohort.parquet"
-    written = CliRunner().invoke(app, ["cohort", "--jobs", "1", "--format", "json", "-o",
+    command = request.param
+    written = CliRunner().invoke(app, [command, "--jobs", "1", "--format", "json", "-o",
                                        str(out), str(CASES), str(BAD)])
     assert written.exit_code == 1, written.output
-    assert json.loads(written.stdout)["patients"] == 10  # the summary still printed
-    shown = CliRunner().invoke(app, ["evaluate", "--format", "json", str(CASES), str(BAD)])
-    return out, json.loads(shown.stdout)
+    if command == "cohort":
+        assert json.loads(written.stdout)["patients"] == 10  # the summary still printed
+        shown = CliRunner().invoke(app, ["evaluate", "--format", "json", str(CASES), str(BAD)])
+        return out, json.loads(shown.stdout)
+    return out, json.loads(written.stdout)  # the JSON of the same run
 
 
 def test_judgements_table_holds_what_the_json_holds(
@@ -68,3 +73,16 @@ def test_patients_and_alerts_tables(tables: tuple[Path, list[dict[str, Any]]]) -
     assert expected, "the study cases have alerts"
     assert list(zip(alerts["patient_id"], alerts["alert"], alerts["indicator"],
                     alerts["summary"], strict=True)) == expected
+
+
+def test_evaluate_writes_only_the_tables_unless_a_format_is_given(tmp_path: Path) -> None:
+    out = tmp_path / "only.parquet"
+    written = CliRunner().invoke(app, ["evaluate", "--jobs", "1", "-o", str(out), str(CASES)])
+    assert (written.exit_code, written.stdout, written.stderr) == (0, "", "")
+    patients = pq.read_table(out.with_name("only.patients.parquet")).to_pylist()
+    assert [row["patient_id"] for row in patients] == [
+        f"P{number:02d}" for number in range(1, 11)]
+
+    refused = CliRunner().invoke(app, ["evaluate", "--timeline", "-o", str(out), str(CASES)])
+    assert refused.exit_code == 2
+    assert "not --timeline" in refused.stderr

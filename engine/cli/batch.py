@@ -141,6 +141,18 @@ def _progress() -> Progress:
     )
 
 
+def parquet_tables(stream: Iterator[Result], path: Path) -> Iterator[Result]:
+    """``stream`` passed on while its rows are written to the Parquet tables at ``path``
+    (``jdm_cds.cohort.tables``); exit 2 at once when pyarrow is not installed."""
+    from jdm_cds.cohort import tables
+
+    try:
+        tables.pyarrow_modules()
+    except StartupFailure as failure:
+        raise fail_to_start(failure) from None
+    return tables.write_parquet(stream, path)
+
+
 def text_console(sink: IO[bytes]) -> Console:
     """The console for a text report: the terminal's, or one writing to the output file."""
     from rich.console import Console

@@ -2,8 +2,9 @@
 
 The patients are evaluated on every core (``--jobs``) or on Dask (``--scheduler``), in
 input order. ``--format text|json`` prints the summary; ``--format jsonl`` one line a
-patient (its assessment at the last visit, or its input error); ``--output FILE.parquet``
-writes the tables (``jdm_cds.cohort.tables``).
+patient (its assessment at the last visit, or its input error), each patient judged once
+since no summary is counted; ``--output FILE.parquet`` writes the tables
+(``jdm_cds.cohort.tables``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from jdm_cds.cli.batch import (
     Quiet,
     Scheduler,
     output_file,
+    parquet_tables,
     print_lines,
     results,
     text_console,
@@ -68,7 +70,7 @@ def cohort(
     engine = EngineSpec(disabled, plugin_budget=settings.plugin_budget)
     task = Task(mode="cohort", engines=(engine,),
                 json="line" if output is Format.jsonl and not parquet else None,
-                tables=parquet)
+                tables=parquet, summary=output is not Format.jsonl)
 
     def local() -> list[Evaluator]:
         return [build_evaluator(list(disabled))]
@@ -76,10 +78,8 @@ def cohort(
     summary = Cohort()
     stream = results(Inputs(paths, fhir_mapping), task, jobs, scheduler, quiet, local)
     if parquet:  # the tables, and the summary (text or json) on standard output
-        from jdm_cds.cohort.tables import write_parquet
-
         assert out is not None
-        stream, out = write_parquet(stream, out), None
+        stream, out = parquet_tables(stream, out), None
     with output_file(out) as sink:
         for result in stream:
             if result.error is not None:

@@ -3,7 +3,9 @@
 Output streams: each patient is written as soon as it is judged (in input order), so a
 run of any size holds only a few patients at a time. ``--format json`` is always one JSON
 array, ``--format jsonl`` one JSON value a line; each entry is an assessment (a timeline
-row with ``--timeline``) or an input error ``{"file", "error"}``.
+row with ``--timeline``) or an input error ``{"file", "error"}``. ``--output FILE.parquet``
+writes the tables of ``jdm_cds.cohort.tables`` (standard output then gets ``--format``
+only when it is given).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jdm_cds.cli.batch import (
     Quiet,
     Scheduler,
     output_file,
+    parquet_tables,
     reader_gone,
     results,
     text_console,
@@ -49,9 +52,9 @@ def evaluate(
         "FHIR Bulk Data export folders (NDJSON), or - for standard input.")],
     at: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD "
                                            "(default: the last visit).")] = None,
-    output: Annotated[Format, typer.Option(
-        "--format", help="Output format (fhir: a FHIR Bundle of GuidanceResponses).")
-    ] = Format.text,
+    output: Annotated[Format | None, typer.Option(
+        "--format", help="Output format (fhir: a FHIR Bundle of GuidanceResponses). "
+        "Default: text, or nothing with -o FILE.parquet.", show_default=False)] = None,
     disable_plugin: DisablePlugin = None,
     fhir_mapping: FhirMappingPath = None,
     timeline: Annotated[bool, typer.Option(
@@ -67,27 +70,39 @@ def evaluate(
     """Judge each patient at the last visit on or before --at."""
     apply_limits(max_file_mb, max_visits)
     when = parse_date(at)
+    parquet = out is not None and out.suffix.lower() == ".parquet"
+    if timeline and parquet:
+        raise typer.BadParameter("--output FILE.parquet writes the assessment at the "
+                                 "evaluation visit, not --timeline: leave one out")
+    if output is None and not parquet:
+        output = Format.text
     if timeline and output is Format.fhir:
         raise typer.BadParameter("--timeline writes text, json or jsonl, not fhir")
     load_fhir_mapping(fhir_mapping)  # a broken mapping stops the run before it starts
     disabled = tuple(disable_plugin or ())
     engine = EngineSpec(disabled, plugin_budget=settings.plugin_budget)
-    json = {Format.json: "indent", Format.jsonl: "line"}.get(output)
+    json = None if output is None else {Format.json: "indent", Format.jsonl: "line"}.get(output)
     task = Task(mode="timeline" if timeline else "assess", engines=(engine,),
                 at=when, json=None if timeline else json,  # type: ignore[arg-type]
-                text=output in (Format.text, Format.fhir) or timeline)
+                text=output in (Format.text, Format.fhir) or timeline, tables=parquet)
 
     def local() -> list[Evaluator]:
         return [build_evaluator(list(disabled))]
 
     inputs = Inputs(files, fhir_mapping)
+    stream = results(inputs, task, jobs, scheduler, quiet, local)
+    if parquet:  # the tables; standard output gets --format, when given
+        assert out is not None
+        stream, out = parquet_tables(stream, out), None
     failed = False
     with output_file(out) as sink:
-        writer = _Writer(output, sink, timeline)
-        for result in results(inputs, task, jobs, scheduler, quiet, local):
+        writer = None if output is None else _Writer(output, sink, timeline)
+        for result in stream:
             for line in result.error or result.warnings:
                 stderr.print(line, style="red", markup=False, highlight=False)
             failed |= result.error is not None  # a failed plugin is reported, not fatal
+            if writer is None:
+                continue
             try:
                 writer.write(result)
             except BrokenPipeError:
@@ -97,7 +112,8 @@ def evaluate(
                 stderr.print(f"{result.label}: -: the report could not be written: "
                              f"{type(error).__name__}: {error}", style="red", markup=False,
                              highlight=False)
-        writer.close()
+        if writer is not None:
+            writer.close()
     if failed:
         raise typer.Exit(1)
 

@@ -1,6 +1,6 @@
 """Tables out: the assessments of a run as three Parquet tables (needs the ``[parquet]`` extra).
 
-``--output NAME.parquet`` writes, beside each other:
+``evaluate`` and ``cohort`` with ``--output NAME.parquet`` write, beside each other:
 
 - ``NAME.parquet``, the judgements: one row a patient and judgement;
 - ``NAME.patients.parquet``, one row an input, in input order, errors included as rows;
@@ -105,7 +105,7 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def _pyarrow() -> tuple[Any, Any]:
+def pyarrow_modules() -> tuple[Any, Any]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -123,7 +123,7 @@ def write_changes(results: Iterable[Result], path: Path) -> Iterator[Result]:
     yields each result on."""
     from jdm_cds.cohort.compare import COMPARED
 
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     text = pa.string()
     values = [(f"{name}_{side}", text if name == "category" else pa.float64())
               for side in ("before", "after") for name in COMPARED]
@@ -149,7 +149,7 @@ def write_changes(results: Iterable[Result], path: Path) -> Iterator[Result]:
 
 def write_parquet(results: Iterable[Result], path: Path) -> Iterator[Result]:
     """Write every result's rows to the three tables at ``path``; yields each result on."""
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     schemas = _schemas()
     paths = table_paths(path)
     writers = {name: pq.ParquetWriter(paths[name], schemas[name]) for name in schemas}

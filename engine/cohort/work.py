@@ -49,6 +49,10 @@ class Task:
     json: Literal["indent", "line", None] = None  # serialise each entry, and how
     text: bool = False  # return the assessment itself (for the text report)
     tables: bool = False  # return the rows of the Parquet tables (jdm_cds.cohort.tables)
+    # "cohort": also return the patient's study summary (jdm_cds.cohort.summary), which
+    # judges it again at its baseline and at each visit since its JAK-inhibitor start; a
+    # run that prints no summary judges each patient once.
+    summary: bool = True
 
 
 @dataclass(slots=True)
@@ -206,10 +210,11 @@ def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
         result.value = changes(evaluator.evaluate(patient, task.at),
                                evaluators[1].evaluate(patient, task.at))
     else:
-        from jdm_cds.cohort.summary import summarise_patient
-
         last = evaluator.evaluate(patient, task.at)
-        result.value = summarise_patient(patient, evaluator, last)
+        if task.summary:
+            from jdm_cds.cohort.summary import summarise_patient
+
+            result.value = summarise_patient(patient, evaluator, last)
         _keep_assessment(last, task, result, keep_value=False)
 
 
