@@ -16,6 +16,7 @@ dominate the cost of an evaluation: one firing per judgement is the design.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -120,6 +121,8 @@ def _atom(leaf: Leaf, outcome: Outcome) -> Atom:
 # --- three-valued evaluation with some outcomes still open ---------------------------
 
 _NOT: dict[Outcome, Outcome] = {"T": "F", "F": "T", "U": "U"}
+_OPEN: frozenset[Outcome] = frozenset(OUTCOMES)  # a test not yet fixed
+_CLOSED: frozenset[Outcome] = frozenset(("T", "F"))  # ... on a list: never unknown
 
 
 def _and(a: Outcome, b: Outcome) -> Outcome:
@@ -131,16 +134,44 @@ def _or(a: Outcome, b: Outcome) -> Outcome:
 
 
 class Resolver:
-    """Resolves criterion and rule references, and evaluates conditions on partial outcomes."""
+    """Resolves criterion and rule references, and evaluates conditions on partial outcomes.
+
+    ``possible`` is a function of the condition and of the outcomes fixed for its own
+    tests only (those of the criteria and rules it names included): a resolver remembers
+    each answer by exactly that, so that the expansion, which asks the same question of a
+    named criterion or rule under every path that differs only in other tests, answers it
+    once. The packs a resolver reads do not change while it lives.
+    """
 
     def __init__(self, packs: Iterable[RulePack]) -> None:
+        self.packs = tuple(packs)
         self.criteria: dict[tuple[str, str], Criterion] = {}
         self.rules: dict[str, tuple[Rule, RulePack]] = {}
-        for pack in packs:
+        for pack in self.packs:
             for name, criterion in pack.criteria.items():
                 self.criteria[(pack.id, name)] = criterion
             for rule in pack.rules:
                 self.rules[rule.id] = (rule, pack)
+        # By (id of the condition, pack id): the condition itself, kept so that its id
+        # cannot be reused by another object, and the keys of the tests it depends on.
+        self._tests: dict[tuple[int, str], tuple[Condition, tuple[str, ...]]] = {}
+        self._possible: dict[tuple[int, str, tuple[Outcome | None, ...]],
+                             frozenset[Outcome]] = {}
+        self._compiled: dict[str, CompiledRule] = {}
+
+    def compile(self, rule: Rule, pack: RulePack) -> CompiledRule:
+        """``rule`` compiled, once per resolver (the validators compile every rule to check
+        its size; compiling the packs then takes what they made)."""
+        found = self._compiled.get(rule.id)
+        if found is None or found.rule is not rule or found.pack is not pack:
+            found = self._compiled[rule.id] = compile_rule(self, rule, pack)
+        return found
+
+    def reads(self, packs: Iterable[RulePack]) -> bool:
+        """Whether this resolver was made from exactly these pack objects, in this order."""
+        packs = tuple(packs)
+        return len(packs) == len(self.packs) and all(
+            mine is theirs for mine, theirs in zip(self.packs, packs, strict=True))
 
     def leaves(self, cond: Condition, pack: RulePack, criterion: str | None = None
                ) -> Iterator[tuple[Leaf, str | None]]:
@@ -160,13 +191,28 @@ class Resolver:
                 yield from self.leaves(child, pack, criterion)
 
     def possible(self, cond: Condition, pack: RulePack, fixed: dict[str, Outcome]
-                 ) -> set[Outcome]:
+                 ) -> frozenset[Outcome]:
         """Outcomes ``cond`` can still take, given the tests already fixed."""
         if isinstance(cond, Compare | Is | Contains):
             key = leaf_key(cond)
             if key in fixed:
-                return {fixed[key]}
-            return {"T", "F"} if isinstance(cond, Contains) else set(OUTCOMES)
+                return frozenset((fixed[key],))
+            return _CLOSED if isinstance(cond, Contains) else _OPEN
+        where = (id(cond), pack.id)
+        known = self._tests.get(where)
+        if known is None:
+            keys = tuple(dict.fromkeys(leaf_key(leaf) for leaf, _ in self.leaves(cond, pack)))
+            known = self._tests[where] = (cond, keys)
+        memo = (*where, tuple(fixed.get(key) for key in known[1]))
+        found = self._possible.get(memo)
+        if found is None:
+            found = self._possible[memo] = frozenset(self._combined(cond, pack, fixed))
+        return found
+
+    def _combined(self, cond: Condition, pack: RulePack, fixed: dict[str, Outcome]
+                  ) -> AbstractSet[Outcome]:
+        """``possible`` for a condition that is not a single test."""
+        assert not isinstance(cond, Compare | Is | Contains)
         if isinstance(cond, CriterionRef):
             return self.possible(self.criteria[(pack.id, cond.name)].when, pack, fixed)
         if isinstance(cond, RuleRef):
@@ -178,7 +224,7 @@ class Resolver:
         children = [self.possible(child, pack, fixed) for child in cond.children]
         if isinstance(cond, All | Any_):
             combine = _and if isinstance(cond, All) else _or
-            result = children[0]
+            result = set(children[0])
             for child in children[1:]:
                 result = {combine(a, b) for a in result for b in child}
             return result
@@ -187,7 +233,7 @@ class Resolver:
 
     def statuses(self, rule: Rule, pack: RulePack, fixed: dict[str, Outcome]) -> set[Status]:
         """Statuses the judgement ``rule`` can still take, given the tests already fixed."""
-        def possible(cond: Condition | None) -> set[Outcome] | None:
+        def possible(cond: Condition | None) -> frozenset[Outcome] | None:
             return None if cond is None else self.possible(cond, pack, fixed)
 
         return rule_status(possible(rule.applies_if), self.possible(rule.when, pack, fixed),
@@ -204,7 +250,7 @@ STATUS_OUTCOME: dict[Status, Outcome] = {
     "met": "T", "not_met": "F", "not_applicable": "F", "indeterminate": "U"}
 
 
-def _at_least(n: int, children: list[set[Outcome]]) -> set[Outcome]:
+def _at_least(n: int, children: list[frozenset[Outcome]]) -> set[Outcome]:
     counts = {(0, 0)}  # reachable (number true, number false)
     for child in children:
         counts = {(t + (o == "T"), f + (o == "F")) for t, f in counts for o in child}
@@ -212,8 +258,8 @@ def _at_least(n: int, children: list[set[Outcome]]) -> set[Outcome]:
     return {"T" if t >= n else "F" if f >= needed_false else "U" for t, f in counts}
 
 
-def rule_status(applies: set[Outcome] | None, when: set[Outcome],
-                undecided: set[Outcome] | None) -> set[Status]:
+def rule_status(applies: AbstractSet[Outcome] | None, when: AbstractSet[Outcome],
+                undecided: AbstractSet[Outcome] | None) -> set[Status]:
     """The statuses a rule can take from the outcomes its three conditions can take.
 
     ``applies_if`` false: not_applicable; unknown: indeterminate. Where it applies, ``when``
@@ -433,10 +479,13 @@ def _present_key(leaf: Leaf, outcomes: tuple[Outcome, ...]) -> str | None:
     return None  # a status test's "unknown" includes the value "indeterminate"
 
 
-def compile_packs(packs: Iterable[RulePack]) -> RuleBase:
-    """Compile packs that the validators have passed (references resolved, no cycles)."""
+def compile_packs(packs: Iterable[RulePack], resolver: Resolver | None = None) -> RuleBase:
+    """Compile packs that the validators have passed (references resolved, no cycles);
+    with the ``resolver`` that validated them (made from exactly these packs; any other
+    is not used), each rule is compiled once."""
     packs = tuple(packs)
-    resolver = Resolver(packs)
-    compiled = {rule.id: compile_rule(resolver, rule, pack)
+    if resolver is None or not resolver.reads(packs):
+        resolver = Resolver(packs)
+    compiled = {rule.id: resolver.compile(rule, pack)
                 for pack in packs for rule in pack.rules}
     return RuleBase(packs, compiled)

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from jdm_cds.language.compiler import RESERVED_KEYS
 from jdm_cds.language.rule_types import COMPARISONS, STATUSES, Indicator, Kind, Scope
 
-_CLOSED = ConfigDict(extra="forbid")
+# These models describe the file (the loader takes its keys from their fields, `jdm-cds
+# schema rule-pack` their JSON Schema); nothing is validated with them at start-up, so
+# their validators are built only if and when first used.
+_CLOSED = ConfigDict(extra="forbid", defer_build=True)
 
 PackStatus = Literal["draft", "active", "retired"]
 RULE_ID_PATTERN = r"^[a-z0-9_.-]+$"
@@ -97,7 +100,7 @@ class Derived(BaseModel):
     """A value Python computes before the engine sees the facts; the other keys are the
     parameters of its kind."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     kind: str = Field(description="A registered kind (see the README)")
     scope: Scope = "patient"
     title: str

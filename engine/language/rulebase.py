@@ -7,7 +7,7 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from jdm_cds.language.compiler import RuleBase, compile_packs
+from jdm_cds.language.compiler import Resolver, RuleBase, compile_packs
 from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
 from jdm_cds.language.loader import read_pack
 from jdm_cds.language.rule_types import Mark, RulePack
@@ -64,6 +64,13 @@ def read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
     depend on (the installed ones), validated with them but not returned; a context pack
     is left out when a source is the same file or has the same pack id (it replaces it).
     """
+    packs, diagnostics, _ = _read_packs(sources, context)
+    return packs, diagnostics
+
+
+def _read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
+                ) -> tuple[list[RulePack], list[Diagnostic], Resolver]:
+    """``read_packs``, and the resolver the checks used, with the rules they compiled."""
     sources = list(sources)
     given = {path.resolve(): plugin for path, plugin in sources}
     context = list(context)
@@ -76,14 +83,16 @@ def read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
     replaced = {pack.file for pack, _ in around if pack.id in ids}
     around = [(pack, clean) for pack, clean in around if pack.file not in replaced]
     diagnostics += [d for d in found if d.mark.file not in replaced]
-    diagnostics += check_packs([pack for pack, _ in parsed + around])
+    checked = [pack for pack, _ in parsed + around]
+    resolver = Resolver(checked)  # what the checks compile, compile_packs reuses
+    diagnostics += check_packs(checked, resolver)
     # Name the plugin on every problem in its files, so that the user knows which to fix
     # or disable.
     owners = {str(path): plugin for path, plugin in [*sources, *context] if plugin is not None}
     diagnostics = [replace(d, message=f"{d.message} (plugin '{owners[d.mark.file]}')")
                    if d.mark.file in owners else d for d in diagnostics]
     diagnostics.sort(key=lambda d: (d.mark.file, d.mark.line, d.code))
-    return [pack for pack, clean in parsed if clean], diagnostics
+    return [pack for pack, clean in parsed if clean], diagnostics, resolver
 
 
 def _plugin_of(path: Path, installed: list[Source]) -> str | None:
@@ -93,8 +102,8 @@ def _plugin_of(path: Path, installed: list[Source]) -> str | None:
 
 def load_rulebase(sources: Iterable[Source]) -> RuleBase:
     """Compile the packs, or raise ``RuleLoadError`` listing every error."""
-    packs, diagnostics = read_packs(sources)
+    packs, diagnostics, resolver = _read_packs(sources)
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
         raise RuleLoadError(errors)
-    return compile_packs(packs)
+    return compile_packs(packs, resolver)

@@ -19,7 +19,6 @@ from jdm_cds.language.compiler import (
     ConditionTooLarge,
     Outcome,
     Resolver,
-    compile_rule,
     leaf_key,
 )
 from jdm_cds.language.diagnostics import Diagnostic, Severity
@@ -419,17 +418,28 @@ class PluginRuleIds(Validator):
                 if not rule.id.startswith(f"{pack.plugin}.")]
 
 
-class Size(Validator):
+class ResolvedValidator(Validator):
+    """A check that needs references resolved (criteria and rules inlined): it is run only
+    when they resolve, on the resolver that will compile the packs."""
+
+    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
+        return self.check(packs, Resolver(packs))
+
+    @abstractmethod
+    def check(self, packs: list[RulePack], resolver: Resolver) -> list[Diagnostic]:
+        """Every problem this check finds in ``packs``, which ``resolver`` reads."""
+
+
+class Size(ResolvedValidator):
     code = "too-large"
     description = "A condition expands into a network small enough to evaluate quickly."
 
-    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
-        resolver = Resolver(packs)
+    def check(self, packs: list[RulePack], resolver: Resolver) -> list[Diagnostic]:
         out = []
         for pack in packs:
             for rule in pack.rules:
                 try:
-                    compile_rule(resolver, rule, pack)
+                    resolver.compile(rule, pack)  # kept: compiling the packs reuses it
                 except ConditionTooLarge as error:
                     out.append(self.found(rule.mark, f"rule '{rule.id}' {error}: simplify it or "
                                           "split it into separate judgements"))
@@ -462,7 +472,7 @@ class EngineLimits(Validator):
         return out
 
 
-class Satisfiable(Validator):
+class Satisfiable(ResolvedValidator):
     code = "constant-condition"
     severity = Severity.WARNING
     description = ("A condition can both hold and fail for some patient, given the ranges "
@@ -472,8 +482,7 @@ class Satisfiable(Validator):
     # Combinations of outcomes tried per condition; a larger condition is not checked.
     MAX_CASES = 4096
 
-    def validate(self, packs: list[RulePack], schema: Schema) -> list[Diagnostic]:
-        resolver = Resolver(packs)
+    def check(self, packs: list[RulePack], resolver: Resolver) -> list[Diagnostic]:
         out = []
         for pack in packs:
             named: list[tuple[str, Condition, Mark]] = [
@@ -576,13 +585,16 @@ VALIDATORS: tuple[Validator, ...] = (
     ListItems(), DerivedNames(), PluginRuleIds(), EngineLimits(),
 )
 # Run when references resolve (they inline criteria and rules), like Size.
-RESOLVED: tuple[Validator, ...] = (Size(), Satisfiable())
+RESOLVED: tuple[ResolvedValidator, ...] = (Size(), Satisfiable())
 
 
-def check_packs(packs: list[RulePack]) -> list[Diagnostic]:
-    """Every problem of every validator; ``Size`` runs only when references resolve."""
+def check_packs(packs: list[RulePack], resolver: Resolver | None = None) -> list[Diagnostic]:
+    """Every problem of every validator; ``Size`` runs only when references resolve, on
+    ``resolver`` when given (it must read exactly ``packs``: it keeps what ``Size``
+    compiled, for ``compile_packs``)."""
     schema = Schema.of(packs)
     found = [d for validator in VALIDATORS for d in validator.validate(packs, schema)]
     if not any(d.code in ("unknown-reference", "cycle") for d in found):
-        found += [d for validator in RESOLVED for d in validator.validate(packs, schema)]
+        resolver = Resolver(packs) if resolver is None else resolver
+        found += [d for validator in RESOLVED for d in validator.check(packs, resolver)]
     return sorted(found, key=lambda d: (d.mark.file, d.mark.line, d.code))

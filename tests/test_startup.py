@@ -1,0 +1,80 @@
+"""Start-up of one evaluation: each rule compiled once, nothing imported that the command
+does not use, and the same rule base either way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jdm_cds.language import compiler
+from jdm_cds.language.rulebase import load_rulebase, read_packs
+from jdm_cds.plugins.manager import Plugins
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"
+
+# What `jdm-cds evaluate PATIENT.yaml` never needs (FHIR input, Parquet, Dask, the service,
+# figures, property tests, schema checks).
+NOT_FOR_EVALUATE = ("fhir", "fhir_core", "pyarrow", "pandas", "dask", "distributed", "httpx",
+                    "fastapi", "uvicorn", "sqlalchemy", "matplotlib", "hypothesis",
+                    "jsonschema", "jdm_cds.interop.fhir.reader", "jdm_cds.service")
+
+
+def test_evaluate_imports_nothing_it_does_not_use() -> None:
+    script = (
+        "import os, sys\n"
+        "from jdm_cds.cli import app\n"
+        "sys.argv = ['jdm-cds', 'evaluate', sys.argv[1]]\n"
+        "out = os.dup(1)\n"
+        "os.dup2(os.open(os.devnull, os.O_WRONLY), 1)\n"
+        "try:\n"
+        "    app()\n"
+        "except SystemExit as done:\n"
+        "    os.dup2(out, 1)\n"
+        "    print(done.code, *sorted(sys.modules))\n")
+    found = subprocess.run([sys.executable, "-c", script, str(EXAMPLE)], capture_output=True,
+                           text=True, check=True, timeout=120).stdout.split()
+    assert found[0] == "0"
+    loaded = set(found[1:])
+    assert "jdm_cds.evaluate" in loaded  # it did evaluate
+    assert sorted(name for name in loaded for banned in NOT_FOR_EVALUATE
+                  if name == banned or name.startswith(f"{banned}.")) == []
+
+
+def test_each_rule_is_compiled_once_into_the_same_rule_base(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = Plugins.load().sources()
+    packs, _ = read_packs(sources)
+    fresh = compiler.compile_packs(packs)  # on its own resolver
+
+    compiled: list[str] = []
+    original = compiler.compile_rule
+
+    def counted(resolver: compiler.Resolver, rule: compiler.Rule,
+                pack: compiler.RulePack) -> compiler.CompiledRule:
+        compiled.append(rule.id)
+        return original(resolver, rule, pack)
+
+    monkeypatch.setattr(compiler, "compile_rule", counted)
+    loaded = load_rulebase(sources)  # validated (its size checked by compiling), compiled
+
+    assert sorted(compiled) == sorted(fresh.rules)  # once each
+    assert loaded.durable_ruleset() == fresh.durable_ruleset()
+    assert list(loaded.rules) == list(fresh.rules)
+    for rule_id, rule in loaded.rules.items():
+        assert (rule.paths, rule.leaves, rule.tests, rule.reasons, rule.leaf_criteria) == (
+            fresh.rules[rule_id].paths, fresh.rules[rule_id].leaves,
+            fresh.rules[rule_id].tests, fresh.rules[rule_id].reasons,
+            fresh.rules[rule_id].leaf_criteria)
+
+
+def test_a_resolver_of_other_packs_is_not_reused() -> None:
+    packs, _ = read_packs(Plugins.load().sources())
+    other = compiler.Resolver(packs[:-1])
+    assert not other.reads(packs)
+    assert compiler.Resolver(packs).reads(packs)
+    assert compiler.compile_packs(packs, other).durable_ruleset() == \
+        compiler.compile_packs(packs).durable_ruleset()
