@@ -25,6 +25,9 @@ def serve(
         "localhost only.")] = False,
     log_level: Annotated[str, typer.Option(help="debug shows unmapped resources (patient "
                                            "data); info never does.")] = "info",
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log", help="uvicorn's line per request (method, path, "
+        "status; never a body).")] = True,
 ) -> None:
     """Serve the CDS Hooks services (patient-view, order-sign) and their feedback."""
     import uvicorn
@@ -45,7 +48,7 @@ def serve(
     os.environ[DEV_NO_AUTH_ENV] = "1" if dev_no_auth else "0"
     uvicorn.run("jdm_cds.service:app", host=host, port=port, workers=workers,
                 log_level=log_level, log_config=_log_config(log_level.upper()),
-                server_header=False,
+                access_log=access_log, server_header=False,
                 # EHRs keep connections open between calls; uvicorn's default (5 s) closes
                 # them under a client that is about to reuse one.
                 timeout_keep_alive=30)

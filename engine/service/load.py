@@ -1,12 +1,29 @@
 """Load test of the CDS Hooks service (``make load``): patient-view with prefetch.
 
-Starts ``jdm-cds serve --workers W`` on 127.0.0.1 with a key made for the run, then ``C``
-concurrent clients send signed patient-view requests (the prefetch of
-``examples/patient-mda5.yaml``, each request with its own token, signed before the run so
-that signing does not compete with the server) for ``S`` seconds. Prints errors, p50/p99
-latency, requests/s, and the workers' resident memory at the start and the end of the run.
+Starts ``jdm-cds serve --workers W`` on 127.0.0.1 with a key made for the run; every request
+is a patient-view of ``examples/patient-mda5.yaml`` with its full prefetch and its own ES384
+token (signed before each phase, so that signing does not compete with the server). After a
+warm-up, two phases of ``S`` seconds each, with ``C`` concurrent clients (one keep-alive
+connection each):
+
+1. **closed loop**: each client sends its next request as soon as its answer arrives. This
+   is the service saturated: requests/s is its capacity on this machine, and latency is
+   mostly queueing (with every client always waiting, latency is about clients x CPU time
+   per request / cores, whatever the service does with the time).
+2. **open loop**: each client sends one request every ``I`` ms on a fixed schedule (clients
+   staggered evenly), an offered rate of ``C / I``. Latency is counted from the time each
+   request was *due*, so an answer that keeps a client waiting past its next send time
+   counts against the service (no coordinated omission).
+
+For each phase: requests, errors (any status but 200, a body without cards), p50, p99 and
+maximum latency, offered and achieved requests/s, the server's CPU time per request, the
+share of the machine the load generator itself used, and the workers' resident memory at
+the start and end. The clients are a minimal asyncio HTTP/1.1 client (pre-built requests,
+Content-Length framing, uvloop when installed) so that they take as little of the machine
+as possible from the server they share it with.
 
     python -m jdm_cds.service.load [--clients 50] [--seconds 30] [--workers 2]
+                                   [--interval-ms 500] [--phases closed open] [--warm-up 5]
 """
 
 from __future__ import annotations
@@ -16,13 +33,13 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +51,8 @@ from jwt.algorithms import ECAlgorithm
 
 ISSUER = "https://load.test"
 PATH = "/cds-services/jdm-cds-patient-view"
+TARGET_P99_MS = 100.0
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -53,37 +72,58 @@ def prefetch_of(example: Path) -> tuple[str, dict[str, Any]]:
     return str(prefetch["patient"]["id"]), prefetch
 
 
-def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+# --- the server's processes ------------------------------------------------------------
 
 
 def _workers(parent: int) -> list[int]:
-    """The server's processes: the parent and its children (uvicorn's workers)."""
-    found = [parent]
+    """The processes serving requests: uvicorn's worker processes (spawned children of the
+    server's process, not its resource tracker), or the server's process with one worker."""
+    found = []
     for task in Path("/proc").iterdir():
         if task.name.isdigit():
             try:
                 stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (task / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat[1]) == parent:
+            if int(stat[1]) == parent and b"spawn_main" in command:
                 found.append(int(task.name))
-    return found
+    return sorted(found) or [parent]
 
 
-def _memory(parent: int) -> dict[int, int]:
-    return {pid: _rss_kib(pid) for pid in _workers(parent)}
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of ``pids`` (and their threads) so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+# --- requests ----------------------------------------------------------------------------
 
 
 class Tokens:
+    """Tokens signed ahead of a phase; one more is signed on the spot if they run out (and
+    counted, since signing then competes with the server)."""
+
     def __init__(self, key: ec.EllipticCurvePrivateKey, aud: str) -> None:
         self.key, self.aud = key, aud
+        self.ready: list[str] = []
+        self.signed_during_run = 0
 
     def sign(self) -> str:
         now = int(time.time())
@@ -91,52 +131,246 @@ class Tokens:
                            "jti": str(uuid.uuid4())}, self.key, algorithm="ES384",
                           headers={"kid": "load", "typ": "JWT"})
 
-    def batch(self, count: int) -> Iterator[str]:
-        for _ in range(count):
-            yield self.sign()
+    def prepare(self, count: int) -> None:
+        self.ready = [self.sign() for _ in range(count)]
+        self.signed_during_run = 0
+
+    def next(self) -> str:
+        if self.ready:
+            return self.ready.pop()
+        self.signed_during_run += 1
+        return self.sign()
 
 
-async def _client(client: httpx.AsyncClient, url: str, body: bytes, tokens: Iterator[str],
-                  spare: Tokens, deadline: float, latencies: list[float],
-                  errors: list[str]) -> None:
-    while time.monotonic() < deadline:
-        token = next(tokens, None) or spare.sign()
-        started = time.perf_counter()
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request written whole, the answer read by
+    its Content-Length (uvicorn always sends one for these responses)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(head + body)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        length = 0
+        close = False
+        for line in header.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        answer = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, answer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    clients: int
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    different: int = 0  # answers with cards that are not byte-for-byte the first answer
+    late_sends: int = 0  # open loop: requests sent after their due time (a client waiting)
+    seconds: float = 0.0
+    offered_per_s: float | None = None
+    server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+    rss_start: dict[int, float] = field(default_factory=dict)
+    rss_end: dict[int, float] = field(default_factory=dict)
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    tokens_signed_during_run: int = 0
+
+    def quantile(self, q: float) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    def summary(self) -> dict[str, Any]:
+        done = len(self.latencies) + len(self.errors)
+        return {
+            "phase": self.name, "clients": self.clients, "seconds": round(self.seconds, 1),
+            "requests": done, "errors": len(self.errors),
+            "answers_differing_from_the_first": self.different,
+            "offered_requests_per_s": self.offered_per_s,
+            "achieved_requests_per_s": round(done / self.seconds, 1) if self.seconds else 0,
+            "p50_ms": self.quantile(0.50), "p99_ms": self.quantile(0.99),
+            "max_ms": self.quantile(1.0),
+            "late_sends": self.late_sends if self.offered_per_s is not None else None,
+            "server_cpu_ms_per_request": round(1000 * self.server_cpu_s / done, 2)
+            if done else None,
+            "load_generator_cpu_share_of_machine": round(
+                self.client_cpu_s / (self.seconds * (os.cpu_count() or 1)), 3)
+            if self.seconds else None,
+            "tokens_signed_during_run": self.tokens_signed_during_run,
+            "worker_rss_mib_start": {str(k): v for k, v in self.rss_start.items()},
+            "worker_rss_mib_end": {str(k): v for k, v in self.rss_end.items()},
+            "load_average_before": [round(x, 2) for x in self.load_before],
+        }
+
+
+class Target:
+    """The server under load: where to send, what to send, what a right answer is."""
+
+    def __init__(self, host: str, port: int, body: bytes, tokens: Tokens) -> None:
+        self.host, self.port, self.body, self.tokens = host, port, body, tokens
+        self.reference: bytes | None = None
+        self._head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                      "Authorization: Bearer ").encode()
+
+    async def call(self, connection: Connection, phase: Phase, due: float) -> None:
+        """One request; its latency counted from ``due``."""
+        head = self._head + self.tokens.next().encode() + b"\r\n\r\n"
         try:
-            response = await client.post(url, content=body, headers={
-                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200 or not response.json().get("cards"):
-                errors.append(f"{response.status_code}: {response.text[:200]}")
-            else:
-                latencies.append(elapsed)
-        except httpx.HTTPError as error:
-            errors.append(type(error).__name__)
+            status, answer = await connection.post(head, self.body)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            connection.close()
+            phase.errors.append(type(error).__name__)
+            return
+        elapsed = time.perf_counter() - due
+        if status != 200 or not answer.startswith(b'{"cards":[{'):
+            phase.errors.append(f"{status}: {answer[:200]!r}")
+            return
+        if self.reference is None:
+            self.reference = answer
+        elif answer != self.reference:
+            phase.different += 1
+        phase.latencies.append(elapsed)
 
 
-async def _run(url: str, body: bytes, tokens: Iterator[str], spare: Tokens, clients: int,
-               seconds: float) -> tuple[list[float], list[str], float]:
-    latencies: list[float] = []
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        started = time.monotonic()
-        deadline = started + seconds
-        await asyncio.gather(*(_client(client, url, body, tokens, spare, deadline, latencies,
-                                       errors) for _ in range(clients)))
-        return latencies, errors, time.monotonic() - started
+async def _closed_client(target: Target, phase: Phase, deadline: float) -> None:
+    connection = Connection(target.host, target.port)
+    while time.perf_counter() < deadline:
+        await target.call(connection, phase, time.perf_counter())
+    connection.close()
+
+
+async def _open_client(target: Target, phase: Phase, start: float, interval: float,
+                       deadline: float) -> None:
+    connection = Connection(target.host, target.port)
+    due = start
+    while due < deadline:
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -0.001:
+            phase.late_sends += 1
+        await target.call(connection, phase, due)
+        due += interval
+    connection.close()
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+def run_phase(target: Target, server: int, name: str, clients: int, seconds: float,
+              interval: float | None, rate_hint: float = 300.0) -> Phase:
+    """One phase: closed loop (``interval`` None; about ``rate_hint`` requests/s expected,
+    for the tokens to sign) or open loop (one request per client every ``interval`` s)."""
+    phase = Phase(name, clients)
+    if interval is not None:
+        phase.offered_per_s = round(clients / interval, 1)
+    workers = _workers(server)
+    target.tokens.prepare(int(seconds * (phase.offered_per_s or rate_hint) * 1.5) + 200)
+    phase.rss_start = {pid: _rss_mib(pid) for pid in workers}
+    phase.load_before = os.getloadavg()
+
+    async def main() -> None:
+        start = time.perf_counter() + 0.1
+        deadline = start + seconds
+        if interval is None:
+            await asyncio.sleep(0.1)
+            runs = [_closed_client(target, phase, deadline) for _ in range(clients)]
+        else:
+            runs = [_open_client(target, phase, start + i * interval / clients, interval,
+                                 deadline) for i in range(clients)]
+        cpu = time.process_time(), _cpu_seconds(workers)
+        await asyncio.gather(*runs)
+        phase.seconds = time.perf_counter() - start
+        phase.client_cpu_s = time.process_time() - cpu[0]
+        phase.server_cpu_s = _cpu_seconds(workers) - cpu[1]
+
+    _run(main)
+    phase.rss_end = {pid: _rss_mib(pid) for pid in workers}
+    phase.tokens_signed_during_run = target.tokens.signed_during_run
+    return phase
+
+
+def _report(phase: Phase, workers: int) -> list[str]:
+    s = phase.summary()
+    cores = os.cpu_count() or 1
+    lines = [f"== {phase.name} ==",
+             f"  requests {s['requests']} in {s['seconds']} s, errors {s['errors']}"]
+    if phase.offered_per_s is None:
+        lines.append(f"  {phase.clients} clients, each sending again as soon as answered: "
+                     f"achieved {s['achieved_requests_per_s']} requests/s (the capacity)")
+    else:
+        lines.append(f"  {phase.clients} clients, each one request every "
+                     f"{1000 * phase.clients / phase.offered_per_s:.0f} ms: offered "
+                     f"{phase.offered_per_s} requests/s, achieved "
+                     f"{s['achieved_requests_per_s']} requests/s, sent late "
+                     f"{phase.late_sends}")
+    lines.append(f"  latency p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, max {s['max_ms']} ms"
+                 + ("" if phase.offered_per_s is None else " (from each request's due time)"))
+    if s["p99_ms"] is not None:
+        met = "met" if s["p99_ms"] < TARGET_P99_MS else "NOT met"
+        lines.append(f"  target p99 < {TARGET_P99_MS:.0f} ms: {met}")
+    cpu = s["server_cpu_ms_per_request"]
+    if cpu:
+        lines.append(f"  server CPU {cpu} ms per request ({workers} workers); at most "
+                     f"{1000 * cores / cpu:.0f} requests/s on {cores} cores")
+        if phase.offered_per_s is None:
+            lines.append(f"  closed-loop floor: {phase.clients} clients x {cpu} ms / {cores} "
+                         f"cores = {phase.clients * cpu / cores:.0f} ms of queueing per request")
+    lines.append(f"  load generator: {100 * s['load_generator_cpu_share_of_machine']:.1f}% of "
+                 f"the machine; tokens signed during the run: {s['tokens_signed_during_run']}")
+    for pid in phase.rss_start:
+        lines.append(f"  worker {pid} memory: {phase.rss_start[pid]} -> "
+                     f"{phase.rss_end.get(pid, 0.0)} MiB")
+    lines.append("  load average before: " + ", ".join(f"{x:.2f}" for x in phase.load_before))
+    if phase.errors:
+        lines.append("  first errors: " + "; ".join(sorted(set(phase.errors))[:5]))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="of each phase")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--interval-ms", type=float, default=500.0,
+                        help="open loop: each client sends one request this often")
+    parser.add_argument("--phases", nargs="+", choices=["closed", "open"],
+                        default=["closed", "open"])
+    parser.add_argument("--warm-up", type=float, default=5.0, help="seconds, closed loop")
     parser.add_argument("--example", type=Path, default=Path("examples/patient-mda5.yaml"))
     args = parser.parse_args(argv)
 
     pid, prefetch = prefetch_of(args.example)
-    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     key = ec.generate_private_key(ec.SECP384R1())
     folder = Path(tempfile.mkdtemp(prefix="jdm-cds-load-"))
     jwk = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "load", "alg": "ES384"}
@@ -144,16 +378,17 @@ def main(argv: list[str] | None = None) -> int:
     (folder / "service.yaml").write_text(yaml.safe_dump({
         "issuers": [{"iss": ISSUER, "jwks_file": "keys.json"}],
         "database_url": f"sqlite:///{folder / 'service.sqlite3'}"}))
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    host, port = "127.0.0.1", _free_port()
+    base = f"http://{host}:{port}"
     jdm_cds = Path(sys.executable).parent / "jdm-cds"
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen(
         [str(jdm_cds), "serve", "--port", str(port), "--workers", str(args.workers),
-         "--config", str(folder / "service.yaml"), "--log-level", "warning"],
+         "--config", str(folder / "service.yaml"), "--log-level", "warning",
+         "--no-access-log"],
         stdout=log, stderr=subprocess.STDOUT)
+    phases: list[Phase] = []
     try:
-        tokens = Tokens(key, base + PATH)
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -168,37 +403,29 @@ def main(argv: list[str] | None = None) -> int:
         body = json.dumps({"hook": "patient-view", "hookInstance": str(uuid.uuid4()),
                            "context": {"userId": "Practitioner/load", "patientId": pid},
                            "prefetch": prefetch}).encode()
-        # Warm-up: every worker builds its evaluator and database connection.
-        warm = list(tokens.batch(args.clients * 4))
-        asyncio.run(_run(base + PATH, body, iter(warm), tokens, args.clients, 5.0))
-        memory_start = _memory(server.pid)
-        load_before = os.getloadavg()
-        ready = list(tokens.batch(int(args.seconds * 600)))
-        latencies, errors, elapsed = asyncio.run(
-            _run(base + PATH, body, iter(ready), tokens, args.clients, args.seconds))
-        memory_end = _memory(server.pid)
+        target = Target(host, port, body, Tokens(key, base + PATH))
+        # Warm-up: every worker builds its evaluators and database connections.
+        warm = run_phase(target, server.pid, "warm-up", args.clients, args.warm_up, None)
+        if warm.errors:
+            print("warm-up failed:", *sorted(set(warm.errors))[:5], sep="\n  ")
+            return 1
+        for name in args.phases:
+            interval = args.interval_ms / 1000 if name == "open" else None
+            title = ("closed loop (saturation)" if interval is None
+                     else "open loop (steady arrivals)")
+            phases.append(run_phase(target, server.pid, title, args.clients, args.seconds,
+                                    interval, rate_hint=float(warm.summary()[
+                                        "achieved_requests_per_s"])))
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    latencies.sort()
-    count = len(latencies)
-    result = {
-        "clients": args.clients, "seconds": round(elapsed, 1), "workers": args.workers,
-        "requests": count + len(errors), "errors": len(errors),
-        "requests_per_s": round((count + len(errors)) / elapsed, 1),
-        "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
-        "p99_ms": round(1000 * latencies[min(count - 1, int(0.99 * count))], 1)
-        if latencies else None,
-        "max_ms": round(1000 * latencies[-1], 1) if latencies else None,
-        "rss_mib_start": {str(k): round(v / 1024, 1) for k, v in memory_start.items()},
-        "rss_mib_end": {str(k): round(v / 1024, 1) for k, v in memory_end.items()},
-        "cpus": os.cpu_count(), "load_average_before": load_before,
-    }
-    print(json.dumps(result, indent=2))
-    if errors:
-        print("first errors:", *sorted(set(errors))[:5], sep="\n  ")
-    return 1 if errors else 0
+    print(f"patient-view of {args.example} with prefetch ({len(body) // 1024} KiB), "
+          f"{args.workers} workers, {os.cpu_count()} cores, uvicorn on {host}")
+    for phase in phases:
+        print("\n".join(_report(phase, args.workers)))
+    print(json.dumps([phase.summary() for phase in phases], indent=2))
+    return 1 if any(phase.errors for phase in phases) else 0
 
 
 if __name__ == "__main__":

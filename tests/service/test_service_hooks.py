@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+import yaml
 from cds_checks import cards, error
 from conftest import JDM_CDS, Keys, Server, start, stop
 
@@ -59,8 +60,8 @@ def _sign(pid: str, prefetch: dict[str, Any], *orders: dict[str, Any]) -> dict[s
                                         "entry": list(orders)}}}
 
 
-def _cli(today: str) -> dict[str, Any]:
-    done = subprocess.run([str(JDM_CDS), "evaluate", str(EXAMPLE), "--at", today, "--format",
+def _cli(today: str, path: Path = EXAMPLE) -> dict[str, Any]:
+    done = subprocess.run([str(JDM_CDS), "evaluate", str(path), "--at", today, "--format",
                            "json"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -103,6 +104,40 @@ def test_patient_view_cards_are_the_cli_assessment(server: Server,
     # The same chart viewed again gives the same cards, with the same uuids.
     again = cards(server.post(VIEW, _view(pid, prefetch)))
     assert [c["uuid"] for c in again] == [c["uuid"] for c in shown]
+
+
+def test_what_would_decide_an_open_judgement_is_on_its_card(server: Server,
+                                                            tmp_path: Path) -> None:
+    """A real evaluation's ``would_decide`` reaches the cards: the example without the last
+    visit's CMAS and MMT8 leaves CID open; each open judgement's block in the card detail
+    names, for every smallest set of missing values the evaluation gives, the values and
+    the ranges that would settle it (as the CLI's JSON gives them)."""
+    patient = load_patient(EXAMPLE)
+    last = patient.visits[-1].model_copy(update={"cmas": None, "mmt8": None})
+    gaps = patient.model_copy(update={"visits": (*patient.visits[:-1], last)})
+    source = tmp_path / "gaps.yaml"
+    source.write_text(yaml.safe_dump(gaps.model_dump(mode="json", exclude_none=True)))
+    pid, prefetch = _prefetch(load_patient(source))
+    today = datetime.now(UTC).date().isoformat()
+    details = "\n".join(card["detail"] for card in cards(server.post(VIEW, _view(pid, prefetch))))
+    judgements = _cli(today, source)["judgements"]
+    open_ = {rule: j["would_decide"] for rule, j in judgements.items()
+             if j["status"] == "indeterminate" and j.get("would_decide")}
+    assert any(would["sets"] for would in open_.values())  # the example does leave CID open
+    for rule, would in open_.items():
+        start = details.index(f"indeterminate (rule `{rule}`")
+        end = details.find("\n\n", start)
+        block = details[start:] if end < 0 else details[start:end]
+        lines = [line for line in block.splitlines() if line.startswith("- would decide: ")]
+        for completion in would["sets"]:
+            line = next(line for line in lines
+                        if line.startswith(f"- would decide: {', '.join(completion['fields'])}:"))
+            for status in ("met", "not_met", "not_applicable"):
+                for alternative in completion[status]:
+                    for bound in alternative:
+                        assert bound["text"] in line, (rule, bound["text"], line)
+        if would.get("window"):
+            assert f"- window closes {would['window']['closes']}" in block, rule
 
 
 def test_feedback_on_a_card_reaches_the_report_by_rule(
