@@ -42,6 +42,7 @@ from jdm_cds.inputs import Inputs
 
 def cohort(
     paths: Annotated[list[Path], typer.Argument(
+        readable=False,  # an unreadable file is that file's input error (exit 1)
         help="Patient files (YAML or JSON), FHIR Bundles (JSON), JSON Lines files, folders, "
         "FHIR Bulk Data export folders (NDJSON), or - for standard input.")],
     output: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,

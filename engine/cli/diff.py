@@ -42,6 +42,7 @@ SHOWN = 20  # patients named per transition in the text report
 
 def diff(
     paths: Annotated[list[Path], typer.Argument(
+        readable=False,  # an unreadable file is that file's input error (exit 1)
         help="Patient files (YAML or JSON), JSON Lines files, folders, or -.")],
     rules_before: RulesDir = None,
     rules_after: RulesDir = None,

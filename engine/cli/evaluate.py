@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 def evaluate(
     files: Annotated[list[Path], typer.Argument(
+        readable=False,  # an unreadable file is that file's input error (exit 1)
         help="Patient files (YAML or JSON), FHIR Bundles (JSON), JSON Lines files, folders, "
         "FHIR Bulk Data export folders (NDJSON), or - for standard input.")],
     at: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD "
@@ -127,8 +128,6 @@ class _Writer:
         self.assessments: list[Assessment] = []  # --format fhir: one Bundle at the end
         if fmt is Format.text:
             self.console = text_console(sink)
-        elif fmt is Format.json:
-            sink.write(b"[")
 
     def write(self, result: Result) -> None:
         if self.fmt is Format.fhir:
@@ -150,7 +149,9 @@ class _Writer:
             entries = [result.json]
         for entry in entries:
             if self.fmt is Format.json:
-                self.sink.write(b"\n" if self.count == 0 else b",\n")
+                # The array opens with its first entry: a run refused at start-up
+                # (exit 2) writes nothing.
+                self.sink.write(b"[\n" if self.count == 0 else b",\n")
                 self.sink.write(entry)
             else:
                 self.sink.write(entry + b"\n")
@@ -173,5 +174,5 @@ class _Writer:
             self.sink.write(orjson.dumps(guidance_bundle(self.assessments),
                                          option=orjson.OPT_INDENT_2) + b"\n")
         if self.fmt is Format.json:
-            self.sink.write(b"\n]\n" if self.count else b"]\n")
+            self.sink.write(b"\n]\n" if self.count else b"[]\n")
         self.sink.flush()
