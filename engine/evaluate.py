@@ -107,9 +107,14 @@ class Evaluator:
         return self._facts.visits(timeline(patient, at), {})
 
     def evaluate(self, patient: Patient, at: date | None = None,
-                 draft_orders: Iterable[str] = ()) -> Assessment:
+                 draft_orders: Iterable[str] = (), *, explain: bool = True) -> Assessment:
         """Judge ``patient`` at ``at``; ``draft_orders`` (drugs, procedures or vaccine
-        classes of orders being signed, ``ORDER_ITEMS``) are what order-sign rules test."""
+        classes of orders being signed, ``ORDER_ITEMS``) are what order-sign rules test.
+
+        ``explain=False`` leaves out the working a reader needs and a table does not: each
+        decided judgement's tests (``because.criteria``) and ``would_decide``. Statuses,
+        values, the facts used, ``missing`` and ``reasons`` are the same either way.
+        """
         tl = timeline(patient, at)
         details: dict[str, Any] = {}
         visits = self._facts.visits(tl, details)
@@ -124,10 +129,11 @@ class Evaluator:
             if self._patient_rules:
                 session.assert_facts([self._engine_view(patient_facts, "patient")])
             outcomes = session.outcomes
-        assessment = _Builder(tl, visits, patient_facts, outcomes, details,
-                              self._explained).build(self.rulebase.rules.values())
-        assessment = would_decide.annotate(self._would_decide, assessment, tl, visits,
-                                           patient_facts)
+        assessment = _Builder(tl, visits, patient_facts, outcomes, details, self._explained,
+                              explain).build(self.rulebase.rules.values())
+        if explain:
+            assessment = would_decide.annotate(self._would_decide, assessment, tl, visits,
+                                               patient_facts)
         if self.guidance is not None:
             cards, errors = self.guidance(patient, assessment)
             assessment = assessment.model_copy(update={"guidance": cards, "errors": errors})
@@ -180,9 +186,11 @@ class _Builder:
     """Reads what fired in a session back into judgements, alerts and recommendations."""
 
     def __init__(self, tl: Timeline, visits: list[Fact], patient: Fact, outcomes: Outcomes,
-                 details: dict[str, Any], explained: dict[str, _Explained]) -> None:
+                 details: dict[str, Any], explained: dict[str, _Explained],
+                 explain: bool = True) -> None:
         self.tl, self.visits, self.patient = tl, visits, patient
         self.outcomes, self.details, self.explained = outcomes, details, explained
+        self.explain = explain
 
     def build(self, rules: Iterable[CompiledRule]) -> Assessment:
         judgements: dict[str, Judgement] = {}
@@ -237,44 +245,28 @@ class _Builder:
         visit, fact = self.fact_of(compiled)
         status, path = decision(self.outcomes, rule.id, visit)
         fact = fact or {}
-        # Each test is shown with its outcome where it mattered (it belongs to a minimal set
-        # of outcomes that decides the status), else as not_needed (see language.relevance).
         explained = self.explained[rule.id]
-        outcomes: tuple[Outcome, ...] = ()
-        needed = 0
-        if path is not None:
-            outcomes = explained.relevance.outcomes(fact)
-            selected, needed = explained.relevance.explain(outcomes)
-            if selected != path:
-                raise RuleExecutionError(
-                    f"rule '{rule.id}': the engine proved path {path}, but the facts select "
-                    f"path {selected}: the compiled rule and its explanation disagree")
-        criteria: list[dict[str, Any]] = []
+        undecided = status == "indeterminate"
+        because: dict[str, Any] = {
+            "facts": {name: fact[name] for name in compiled.fields if name in fact}}
         missing: list[str] = []
         open_statuses: list[str] = []
-        for index, test in enumerate(explained.tests):
-            value = fact.get(test.fact_key)
-            if test.contains:
-                value = bool(value)  # lists are closed: an item not listed is absent
-            shown = "not_needed"
-            if needed >> index & 1:
-                shown = LEAF_STATUS[outcomes[index]]
-                if outcomes[index] == "U":
-                    if value is None:
-                        missing.append(test.field)
-                    elif test.status_test:
-                        open_statuses.append(f"{test.field} is indeterminate")
-            criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
-                             "status": shown})
         if path is None:  # not judged: there was no visit to judge
             missing = [test.field for test in explained.tests]
+            if self.explain:
+                because["criteria"] = [
+                    {"test": test.key, "criterion": test.criterion,
+                     "value": bool(fact.get(test.fact_key)) if test.contains
+                     else fact.get(test.fact_key), "status": "not_needed"}
+                    for test in explained.tests]
+        elif self.explain or undecided:  # a decided judgement's tests only when asked
+            criteria = self.criteria(compiled, explained, fact, path, missing, open_statuses)
+            if self.explain:
+                because["criteria"] = criteria
         details = self.details
-        because: dict[str, Any] = {
-            "facts": {name: fact[name] for name in compiled.fields if name in fact},
-            "criteria": criteria,
-            **{name: details[name] for name in explained.named if name in details}}
+        because.update((name, details[name]) for name in explained.named if name in details)
         reasons: list[str] = []
-        if status == "indeterminate":
+        if undecided:
             if not self.visits:
                 reasons.append(f"no visit on or before {self.tl.at.isoformat()}")
             reasons += open_statuses
@@ -289,13 +281,41 @@ class _Builder:
             "status": status, "rule": rule.id, "version": pack.version, "pack": pack.id,
             "title": rule.title, "because": because, "reasons": reasons,
             # A decided judgement was not left open by what it did not need.
-            "missing": list(dict.fromkeys(missing)) if status == "indeterminate" else [],
+            "missing": list(dict.fromkeys(missing)) if undecided else [],
             "assumptions": list(explained.assumptions),
             "citations": list(explained.citations),
             "visit_date": None if visit is None else self.tl.visits[visit].date,
             "values": {name: fact.get(name) for name in rule.report}, "plugin": pack.plugin,
         }, strict=True)
 
+    @staticmethod
+    def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int,
+                 missing: list[str], open_statuses: list[str]) -> list[dict[str, Any]]:
+        """Each test with its outcome where it mattered (it belongs to a minimal set of
+        outcomes that decides the status), else as not_needed (see language.relevance);
+        the unknown ones that mattered go to ``missing`` or ``open_statuses``."""
+        outcomes = explained.relevance.outcomes(fact)
+        selected, needed = explained.relevance.explain(outcomes)
+        if selected != path:
+            raise RuleExecutionError(
+                f"rule '{compiled.rule.id}': the engine proved path {path}, but the facts "
+                f"select path {selected}: the compiled rule and its explanation disagree")
+        criteria: list[dict[str, Any]] = []
+        for index, test in enumerate(explained.tests):
+            value = fact.get(test.fact_key)
+            if test.contains:
+                value = bool(value)  # lists are closed: an item not listed is absent
+            shown = "not_needed"
+            if needed >> index & 1:
+                shown = LEAF_STATUS[outcomes[index]]
+                if outcomes[index] == "U":
+                    if value is None:
+                        missing.append(test.field)
+                    elif test.status_test:
+                        open_statuses.append(f"{test.field} is indeterminate")
+            criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
+                             "status": shown})
+        return criteria
     def assumptions(self, compiled: CompiledRule) -> list[Assumption]:
         return self.explained[compiled.rule.id].assumptions
 

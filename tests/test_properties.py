@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from campaign import campaign
 from longitudinal import START, evaluator
 
 from jdm_cds.bench import make_cohort
+from jdm_cds.defaults import default_evaluator
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.rule_types import STATUSES
 from jdm_cds.model.assessment import Assessment
@@ -137,3 +139,38 @@ def test_same_alone_or_among_a_thousand_others(patient: Patient, crowd: list[Pat
         shared.evaluate(other)
     assert among == alone
     assert judged(shared.evaluate(patient)) == alone
+
+
+def without_working(assessment: Assessment) -> dict[str, Any]:
+    """The assessment as explain=False promises it: without the tests of each judgement
+    (``because.criteria``) and without ``would_decide``; everything else as it is."""
+    data = judged(assessment)
+    for judgement in data["judgements"].values():
+        judgement["because"].pop("criteria", None)
+        judgement["would_decide"] = None
+    return data
+
+
+@pytest.mark.fuzz
+@campaign(examples=150, fuzz_examples=20_000)
+@given(patient=patients(), at=evaluation_days)
+def test_explain_false_leaves_out_only_the_working(patient: Patient,
+                                                   at: dt.date | None) -> None:
+    """Statuses, values, facts, missing, reasons, alerts, recommendations and guidance
+    are those of the full evaluation; only the per-test working is left out."""
+    full = evaluator().evaluate(patient, at)
+    lean = evaluator().evaluate(patient, at, explain=False)
+    assert judged(lean) == without_working(full)
+    assert all("criteria" not in j.because and j.would_decide is None
+               for j in lean.judgements.values())
+
+
+def test_explain_false_on_a_generated_cohort() -> None:
+    """The same on the bench's cohort, at the last visit and midway, with every pack and
+    the antibody plugins' guidance."""
+    everything = default_evaluator()
+    for patient in make_cohort(300, 6, seed=11):
+        for at in (None, patient.visits[2].date):
+            full = everything.evaluate(patient, at)
+            assert judged(everything.evaluate(patient, at, explain=False)) == \
+                without_working(full)

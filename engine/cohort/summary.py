@@ -171,10 +171,11 @@ def summarise_patient(patient: Patient, evaluator: Evaluator,
     start = tl.baseline_start
     index = tl.role("baseline")
     baseline_visit = None if index is None else tl.visits[index]
-    baseline = None if baseline_visit is None else evaluator.evaluate(patient,
-                                                                       baseline_visit.date)
-    followed = [evaluator.evaluate(patient, visit.date) for visit in patient.visits
-                if start is not None and visit.date >= start]
+    # Only statuses and values are read from these: the working is not built.
+    baseline = None if baseline_visit is None else evaluator.evaluate(
+        patient, baseline_visit.date, explain=False)
+    followed = [evaluator.evaluate(patient, visit.date, explain=False)
+                for visit in patient.visits if start is not None and visit.date >= start]
     return PatientSummary(
         id=patient.id,
         antibodies=patient.antibodies,
