@@ -12,6 +12,7 @@ still runs on the same view. The judgements are never changed by a plugin.
 
 from __future__ import annotations
 
+
 import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ class Plugins:
         # One view for all: being read-only, no plugin can change what the next one sees.
         # The patient is a frozen model of tuples already.
         view = read_only(assessment) if self._shows_assessment else assessment
-        calls = [(name, _guidance_call(name, caller, patient, view))
+        calls = [(name, _guidance_call(name, caller, patient, view, name in self._built_in))
                  for name, caller in self._guidance]
         outcomes = dict(zip([name for name, _ in calls if name not in self._built_in],
                             self.runner.run([c for c in calls if c[0] not in self._built_in]),
@@ -205,15 +206,16 @@ class Plugins:
         return cards, errors
 
 
-def _guidance_call(name: str, caller: pluggy.HookCaller, patient: Patient, view: Assessment
-                   ) -> Any:
+def _guidance_call(name: str, caller: pluggy.HookCaller, patient: Patient, view: Assessment,
+                   built_in: bool) -> Any:
     """The call a worker makes for one plugin: the hook, then the checks of what it returned
     (which may run the plugin's code too: a mapping's methods, a string's)."""
     def call() -> tuple[list[GuidanceCard], list[str]]:
         cards: list[GuidanceCard] = []
         problems: list[str] = []
         for returned in caller(patient=patient, assessment=view):
-            found, wrong = _cards(name, returned)
+            found, wrong = _built_in_cards(name, returned) if built_in else _cards(name,
+                                                                                   returned)
             cards += found
             problems += wrong
         if len(cards) > MAX_CARDS:
@@ -264,6 +266,18 @@ def _cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], list[str]
                                 for e in error.errors(include_input=False))
             problems.append(f"invalid guidance card {name}: {reasons}")
     return cards, problems
+
+
+def _built_in_cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], list[str]]:
+    """A built-in plugin's cards: validated when it read its YAML at start-up (it builds
+    every card with the model's constructor) and immutable since, so each needs only its
+    plugin's name; anything else it returned is checked as a third party's would be."""
+    if not isinstance(returned, list) or \
+            not all(type(card) is GuidanceCard for card in returned):
+        return _cards(plugin, returned)
+    cards: list[GuidanceCard] = returned
+    return [card if card.plugin == plugin else card.model_copy(update={"plugin": plugin})
+            for card in cards], []
 
 
 def _plain(item: object) -> object:
