@@ -69,6 +69,10 @@ class Timeline:
         default_factory=dict, compare=False, repr=False)
     # The improvement score and its bounds, by the id of the pack's domain list.
     _scores: dict[int, DetailedValue] = field(default_factory=dict, compare=False, repr=False)
+    # Each visit's dose and where it came from, by visit index and the fields it reads:
+    # three derived kinds (the dose, its source, whether any was given) read the same one.
+    _doses: dict[tuple[Any, ...], tuple[Any, str]] = field(default_factory=dict,
+                                                          compare=False, repr=False)
     # Why a visit-scope derived value is unknown at a visit: (visit index, name) -> reason.
     _unknown: dict[tuple[int, str], str] = field(default_factory=dict, compare=False,
                                                  repr=False)
@@ -150,6 +154,18 @@ class DetailedValue:
 
 
 def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, str]:
+    """(dose per kg or a DetailedValue saying why it is unknown, where it came from),
+    computed once a visit: it depends only on the fields it names, their values at this
+    visit, the treatment and the timeline."""
+    names = (p["per_kg"], p["per_day"], p["weight"])
+    key = (i, p.get("treatment"), *names, *(fact.get(name) for name in names))
+    found = tl._doses.get(key)
+    if found is None:
+        found = tl._doses[key] = _dose_of(tl, i, fact, p)
+    return found
+
+
+def _dose_of(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, str]:
     """(dose per kg or a DetailedValue saying why it is unknown, where it came from).
 
     The visit's own dose first (per kg, else per day / the visit's weight). A visit that
