@@ -258,6 +258,9 @@ class Session:
         prove.
         """
         runtime, outcomes = self.runtime, self.outcomes
+        # Outcomes.record keeps each (rule, fact) proved once in ``decided`` and one proved
+        # again in ``conflicts``: exactly once is in the first and not in the second.
+        decided, conflicts = outcomes.decided, outcomes.conflicts
         for fact in facts:
             if fact["kind"] == "patient":
                 visit, asked = None, runtime._patient_judgements
@@ -265,9 +268,9 @@ class Session:
                 visit = fact.get("visit")
                 asked = tuple(rule for key, rule in runtime._visit_judgements if key in fact)
             for rule in asked:
-                fired = [result for result, _ in outcomes.of(rule, visit)
-                         if not result.startswith("reason:")]
-                if len(fired) != 1:
+                if (rule, visit) not in decided or (rule, visit) in conflicts:
+                    fired = [result for result, _ in outcomes.of(rule, visit)
+                             if not result.startswith("reason:")]
                     where = "the patient" if visit is None else f"visit {visit}"
                     raise RuleExecutionError(
                         f"internal error: judgement '{rule}' fired {len(fired)} times on "
