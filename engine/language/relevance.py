@@ -58,12 +58,26 @@ def reader(leaf: Leaf) -> Callable[[Mapping[str, Any]], Outcome]:
     return read_value
 
 
+_CONTAINS, _IS, _COMPARES = "contains", "is", "compares"
+
+
+def _test(leaf: Leaf) -> tuple[str, str, Callable[[Any, Any], bool] | None, Any]:
+    if isinstance(leaf, Contains):
+        return list_key(leaf.field, leaf.item), _CONTAINS, None, None
+    if isinstance(leaf, Is):
+        return leaf.field, _IS, None, leaf.status
+    return leaf.field, _COMPARES, _COMPARE[leaf.op], leaf.value
+
+
 class Relevance:
     """The decision paths of one judgement, as bit masks over its tests (in ``leaves`` order)."""
 
     def __init__(self, compiled: CompiledRule) -> None:
         self.leaves = compiled.leaves
-        self._readers = tuple(reader(leaf) for leaf in self.leaves)
+        # What ``reader`` reads, as data: (the fact key, how it is tested, the comparison,
+        # the value compared with), so that one loop reads every test (explaining runs for
+        # every judgement of every evaluation).
+        self._tests = tuple(_test(leaf) for leaf in self.leaves)
         keys = [leaf_key(leaf) for leaf in self.leaves]
         # For each status path: its index, its status, and per outcome the tests it admits
         # with that outcome (a test the path does not fix admits every outcome).
@@ -89,7 +103,19 @@ class Relevance:
         self._cache: dict[tuple[Outcome, ...], tuple[int | None, int]] = {}
 
     def outcomes(self, fact: Mapping[str, Any]) -> tuple[Outcome, ...]:
-        return tuple(read(fact) for read in self._readers)
+        """Each test's outcome on ``fact``, exactly as ``reader`` reads it."""
+        read: list[Outcome] = []
+        get = fact.get
+        for key, how, compare, wanted in self._tests:
+            value = get(key)
+            if how is _CONTAINS:
+                read.append("T" if value else "F")
+            elif how is _IS:
+                read.append("T" if value == wanted else
+                            "U" if value is None or value == "indeterminate" else "F")
+            else:
+                read.append("U" if value is None else "T" if compare(value, wanted) else "F")
+        return tuple(read)
 
     def explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
         """The path these outcomes select (None: no single one), and the needed tests' mask."""
