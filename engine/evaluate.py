@@ -18,7 +18,6 @@ from jdm_cds.facts.builder import Fact, FactBuilder, Timeline, timeline
 from jdm_cds.language.compiler import (
     LEAF_STATUS,
     CompiledRule,
-    Outcome,
     RuleBase,
     judge_key,
     leaf_key,

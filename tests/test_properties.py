@@ -11,9 +11,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from campaign import campaign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from campaign import campaign
 from longitudinal import START, evaluator
 
 from jdm_cds.bench import make_cohort

@@ -113,8 +113,11 @@ class Relevance:
             elif how is _IS:
                 read.append("T" if value == wanted else
                             "U" if value is None or value == "indeterminate" else "F")
+            elif value is None:
+                read.append("U")
             else:
-                read.append("U" if value is None else "T" if compare(value, wanted) else "F")
+                assert compare is not None  # a comparison's test carries its operator
+                read.append("T" if compare(value, wanted) else "F")
         return tuple(read)
 
     def explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:

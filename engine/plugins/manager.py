@@ -12,7 +12,6 @@ still runs on the same view. The judgements are never changed by a plugin.
 
 from __future__ import annotations
 
-
 import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
