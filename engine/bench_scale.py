@@ -2,10 +2,12 @@
 
 Generates a cohort (``jdm_cds.bench``'s patients) as YAML files, JSON files and one JSON
 Lines file, then runs ``jdm-cds cohort --format jsonl`` on each, as a separate process,
-with ``--jobs 1``, ``--jobs 2`` and a Dask LocalCluster of two workers; prints patients/s,
-the peak resident memory of the largest process, and whether every run wrote the same
-bytes. Also the start-up time of ``jdm-cds evaluate examples/patient-mda5.yaml`` against
-``python -c pass``, side by side. Wall-clock figures: on a shared machine, say so.
+with ``--jobs 1``, ``--jobs 2`` and a Dask LocalCluster of two workers; prints, for each
+format and runner, patients/s and the peak resident memory (of the largest process, and of
+all the run's processes together), then the ratios ``--jobs 2`` / ``--jobs 1`` and Dask /
+``--jobs 2`` and whether every run wrote the same bytes. Also the start-up time of
+``jdm-cds evaluate examples/patient-mda5.yaml`` against ``python -c pass``, run side by side
+(medians). Wall-clock figures: the load average is printed; on a shared machine, say so.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -56,29 +60,102 @@ def _command() -> list[str]:
     return [str(Path(sys.executable).parent / "jdm-cds")]
 
 
-def run_once(args: list[str], out: Path) -> tuple[float, float, int]:
-    """Wall seconds, the peak RSS (MiB) of the largest child process so far (the system
-    keeps one maximum over every child waited for), and the exit code."""
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # wall-clock
+    largest_mib: float  # peak RSS of its largest process (the command or a worker)
+    total_mib: float  # peak of the RSS of all its processes together (sampled)
+    code: int  # exit code
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc; just ``pid`` elsewhere)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo += [int(child) for child in children.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as statm:
+                total += int(statm.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return total / 2**20
+
+
+def run_once(args: list[str], out: Path, every: float = 0.2) -> Run:
+    """Run ``args`` with standard output to ``out``: its wall time, its peak memory, its
+    exit code."""
     begin = time.perf_counter()
     with out.open("wb") as sink:
-        done = subprocess.run(args, stdout=sink, stderr=subprocess.DEVNULL, check=False)
-    seconds = time.perf_counter() - begin
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, peak, done.returncode
+        process = subprocess.Popen(args, stdout=sink, stderr=subprocess.DEVNULL)
+        peak = [0.0]
+        finished = threading.Event()
+
+        def sample() -> None:  # the whole tree's RSS, every ``every`` seconds
+            while not finished.wait(every):
+                peak[0] = max(peak[0], _rss_mib(_tree(process.pid)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # wait4: this child's own rusage, whose maximum RSS is that of the largest process
+        # among it and the descendants it waited for (not a maximum over earlier runs).
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - begin
+        finished.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    largest = usage.ru_maxrss / 1024
+    return Run(seconds, largest, max(peak[0], largest), process.returncode)
 
 
-def startup(repeat: int) -> tuple[float, float]:
+def startup(repeat: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds (user + system) of ``jdm-cds evaluate
+    examples/patient-mda5.yaml`` ("jdm") and of ``python3.11 -c pass`` ("bare": the
+    interpreter this environment was made from, without it), run alternately so that both
+    see the same load."""
     example = Path(__file__).resolve().parent.parent / "examples" / "patient-mda5.yaml"
     jdm = [str(Path(sys.executable).parent / "jdm-cds"), "evaluate", str(example)]
-    bare = [sys.executable, "-c", "pass"]
-    times: dict[str, list[float]] = {"jdm": [], "bare": []}
+    bare = [getattr(sys, "_base_executable", sys.executable), "-c", "pass"]
+    wall: dict[str, list[float]] = {"jdm": [], "bare": []}
+    cpu: dict[str, list[float]] = {"jdm": [], "bare": []}
     for _ in range(repeat):  # side by side, so that both see the same load
         for name, args in (("bare", bare), ("jdm", jdm)):
             begin = time.perf_counter()
-            subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=False)
-            times[name].append(time.perf_counter() - begin)
-    return min(times["jdm"]), min(times["bare"])
+            process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            wall[name].append(time.perf_counter() - begin)
+            cpu[name].append(usage.ru_utime + usage.ru_stime)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
+            for name in wall}
+
+
+def ratios(runs: dict[str, Run]) -> str:
+    """The speed-ups the targets name, from runs of the same input in one sitting."""
+    said = []
+    if "jobs1" in runs and "jobs2" in runs:
+        said.append(f"--jobs 2 / --jobs 1: {runs['jobs1'].seconds / runs['jobs2'].seconds:.2f}x "
+                    "(target >= 1.7x)")
+    if "jobs2" in runs and "dask2" in runs:
+        said.append(f"Dask time / --jobs 2 time: "
+                    f"{runs['dask2'].seconds / runs['jobs2'].seconds:.2f}x (target <= 1.5x)")
+    return "; ".join(said) or "ratios: need --runners jobs1 jobs2 (and dask2)"
 
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:
@@ -89,15 +166,18 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--runners", nargs="+", choices=sorted(RUNNERS),
                         default=list(RUNNERS))
-    parser.add_argument("--startup", type=int, default=5, help="start-up runs (0: none)")
+    parser.add_argument("--startup", type=int, default=10, help="start-up runs (0: none)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     out(f"machine: {os.cpu_count()} cores, load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (wall-clock figures)")
     if args.startup:
-        jdm, bare = startup(args.startup)
-        out(f"start-up: jdm-cds evaluate examples/patient-mda5.yaml {jdm:.2f} s, python -c pass "
-            f"{bare:.3f} s: {jdm / bare:.1f}x (target <= 6x; best of {args.startup})")
+        times = startup(args.startup)
+        (jdm, jdm_cpu), (bare, bare_cpu) = times["jdm"], times["bare"]
+        out(f"start-up: jdm-cds evaluate examples/patient-mda5.yaml {jdm:.3f} s, python3.11 -c "
+            f"pass {bare:.3f} s: {jdm / bare:.1f}x (target <= 6x); CPU {jdm_cpu:.3f} s against "
+            f"{bare_cpu:.3f} s: {jdm_cpu / max(bare_cpu, 1e-3):.1f}x (medians of {args.startup}, "
+            "run alternately)")
     failed = 0
     for size in args.patients:
         with tempfile.TemporaryDirectory(prefix="jdm-cds-bench-") as tmp:
@@ -108,16 +188,19 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
                 f"{time.perf_counter() - begin:.1f} s")
             for fmt, path in inputs.items():
                 outputs = []
+                runs: dict[str, Run] = {}
                 for runner in args.runners:
                     target = folder / f"{fmt}-{runner}.jsonl"
-                    seconds, peak, code = run_once(
+                    run = runs[runner] = run_once(
                         [*_command(), "cohort", "--format", "jsonl", "--quiet",
                          *RUNNERS[runner], str(path)], target)
                     outputs.append(target.read_bytes())
-                    failed += code != 0
-                    out(f"  {fmt:5} {runner:5}: {size / seconds:8,.0f} patients/s "
-                        f"({seconds:.1f} s), peak RSS of the largest process so far {peak:,.0f} MiB"
-                        f"{'' if code == 0 else f', exit {code}'}")
+                    failed += run.code != 0
+                    out(f"  {fmt:5} {runner:5}: {size / run.seconds:8,.0f} patients/s "
+                        f"({run.seconds:.1f} s), peak RSS {run.largest_mib:,.0f} MiB (largest "
+                        f"process), {run.total_mib:,.0f} MiB (all its processes)"
+                        f"{'' if run.code == 0 else f', exit {run.code}'}")
+                out(f"  {fmt:5} {ratios(runs)}")
                 same = all(o == outputs[0] for o in outputs)
                 failed += not same
                 out(f"  {fmt:5} every runner wrote the same bytes: {same}")

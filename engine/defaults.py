@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterable
 
 from jdm_cds.evaluate import Evaluator
-from jdm_cds.language.rulebase import load_rulebase
+from jdm_cds.language.cache import cached_rulebase
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 from jdm_cds.plugins.manager import Plugins
 
@@ -29,5 +29,6 @@ def _evaluator(disabled: frozenset[str], plugin_budget: float | None) -> Evaluat
 
 
 def evaluator_for(plugins: Plugins) -> Evaluator:
-    """An evaluator over the core packs and the packs and guidance of ``plugins``."""
-    return Evaluator(load_rulebase(plugins.sources()), plugins.guidance)
+    """An evaluator over the core packs and the packs and guidance of ``plugins`` (the
+    rule base compiled once per set of packs and version: jdm_cds.language.cache)."""
+    return Evaluator(cached_rulebase(plugins.sources()), plugins.guidance)

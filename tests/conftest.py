@@ -1,3 +1,28 @@
 """Puts tests/ on the import path (pytest inserts the folder of a conftest.py), so that the
 helpers here (campaign.py, longitudinal.py, ...) import from tests in sub-folders too, also
 when a sub-folder is run alone (``pytest tests/hostile``)."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_CACHE = "JDM_CDS_CACHE_DIR"
+_created = pytest.StashKey[str]()  # the folder this run made
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The compiled rule base is cached in a folder of this run (inherited by the commands
+    the tests start), not in the user's cache."""
+    if _CACHE not in os.environ:
+        os.environ[_CACHE] = tempfile.mkdtemp(prefix="jdm-cds-test-cache-")
+        config.stash[_created] = os.environ[_CACHE]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    created = config.stash.get(_created, None)
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        del os.environ[_CACHE]
+

@@ -61,3 +61,22 @@ def test_bench_refuses_a_bad_option() -> None:
 
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+def test_bench_scale_measures_each_run_and_the_ratios(tmp_path: Path) -> None:
+    from jdm_cds.bench_scale import Run, ratios, run_once
+
+    # A child holding 120 MiB in a grandchild, then a small run: each run's own peak.
+    hold = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+            "'b = bytearray(120 * 2**20); import time; time.sleep(0.8); print(len(b))'])")
+    big = run_once([sys.executable, "-c", hold], tmp_path / "big.txt")
+    small = run_once([sys.executable, "-c", "print(1)"], tmp_path / "small.txt")
+    assert (big.code, small.code) == (0, 0)
+    assert (tmp_path / "big.txt").read_text() == f"{120 * 2**20}\n"
+    assert big.largest_mib >= 120
+    assert big.total_mib >= 120
+    assert small.largest_mib < 100
+
+    runs = {"jobs1": Run(10.0, 1, 1, 0), "jobs2": Run(5.0, 1, 1, 0), "dask2": Run(6.0, 1, 1, 0)}
+    assert ratios(runs) == ("--jobs 2 / --jobs 1: 2.00x (target >= 1.7x); Dask time / "
+                            "--jobs 2 time: 1.20x (target <= 1.5x)")

@@ -44,11 +44,18 @@ def test_evaluate_imports_nothing_it_does_not_use() -> None:
                   if name == banned or name.startswith(f"{banned}.")) == []
 
 
+@pytest.fixture(scope="module")
+def installed() -> tuple[list[compiler.RulePack], compiler.RuleBase]:
+    """The installed packs, and their rule base compiled on a resolver of its own."""
+    packs, _ = read_packs(Plugins.load().sources())
+    return packs, compiler.compile_packs(packs)
+
+
 def test_each_rule_is_compiled_once_into_the_same_rule_base(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch,
+        installed: tuple[list[compiler.RulePack], compiler.RuleBase]) -> None:
     sources = Plugins.load().sources()
-    packs, _ = read_packs(sources)
-    fresh = compiler.compile_packs(packs)  # on its own resolver
+    fresh = installed[1]
 
     compiled: list[str] = []
     original = compiler.compile_rule
@@ -71,10 +78,11 @@ def test_each_rule_is_compiled_once_into_the_same_rule_base(
             fresh.rules[rule_id].leaf_criteria)
 
 
-def test_a_resolver_of_other_packs_is_not_reused() -> None:
-    packs, _ = read_packs(Plugins.load().sources())
+def test_a_resolver_of_other_packs_is_not_reused(
+        installed: tuple[list[compiler.RulePack], compiler.RuleBase]) -> None:
+    packs, fresh = installed
     other = compiler.Resolver(packs[:-1])
     assert not other.reads(packs)
+    assert not compiler.Resolver(packs[::-1]).reads(packs)
     assert compiler.Resolver(packs).reads(packs)
-    assert compiler.compile_packs(packs, other).durable_ruleset() == \
-        compiler.compile_packs(packs).durable_ruleset()
+    assert compiler.compile_packs(packs, other).durable_ruleset() == fresh.durable_ruleset()
