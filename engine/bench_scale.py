@@ -72,11 +72,8 @@ def _command() -> list[str]:
 class Run:
     seconds: float  # wall-clock
     largest_mib: float  # peak RSS of its largest process (the command or a worker)
-    total_mib: float  # peak of the RSS of all its processes together (sampled)
+    total_mib: float  # peak of the RSS of all its processes together
     code: int  # exit code
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _tree(pid: int) -> list[int]:
@@ -94,42 +91,46 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _rss_mib(pids: list[int]) -> float:
-    total = 0
+def _memory_mib(pids: list[int]) -> tuple[float, float]:
+    """The largest peak RSS of one of ``pids`` so far (its own high-water mark since it
+    started its program), and their RSS now, together."""
+    largest = total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm") as statm:
-                total += int(statm.read().split()[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-    return total / 2**20
+            with open(f"/proc/{pid}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            largest = max(largest, int(fields["VmHWM"].split()[0]))
+            total += int(fields["VmRSS"].split()[0])
+        except (OSError, KeyError, IndexError, ValueError):
+            continue  # gone meanwhile, or a kernel thread
+    return largest / 1024, total / 1024
 
 
-def run_once(args: list[str], out: Path, every: float = 0.2) -> Run:
-    """Run ``args`` with standard output to ``out``: its wall time, its peak memory, its
+def run_once(args: list[str], out: Path, every: float = 0.1) -> Run:
+    """Run ``args`` with standard output to ``out``: its wall time, its peak memory (from
+    its processes, sampled every ``every`` seconds: a run shorter than that shows 0), its
     exit code."""
     begin = time.perf_counter()
     with out.open("wb") as sink:
         process = subprocess.Popen(args, stdout=sink, stderr=subprocess.DEVNULL,
                                    env=_environment())
-        peak = [0.0]
+        peaks = [0.0, 0.0]
         finished = threading.Event()
 
-        def sample() -> None:  # the whole tree's RSS, every ``every`` seconds
+        # Sampled rather than taken from wait4's rusage, whose maximum RSS counts the copy
+        # of this process that the child was before it started its program.
+        def sample() -> None:
             while not finished.wait(every):
-                peak[0] = max(peak[0], _rss_mib(_tree(process.pid)))
+                largest, total = _memory_mib(_tree(process.pid))
+                peaks[:] = max(peaks[0], largest), max(peaks[1], total)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        # wait4: this child's own rusage, whose maximum RSS is that of the largest process
-        # among it and the descendants it waited for (not a maximum over earlier runs).
-        _, status, usage = os.wait4(process.pid, 0)
+        code = process.wait()
         seconds = time.perf_counter() - begin
         finished.set()
         sampler.join()
-        process.returncode = os.waitstatus_to_exitcode(status)
-    largest = usage.ru_maxrss / 1024
-    return Run(seconds, largest, max(peak[0], largest), process.returncode)
+    return Run(seconds, peaks[0], peaks[1], code)
 
 
 def startup(repeat: int) -> dict[str, tuple[float, float]]:
