@@ -249,7 +249,8 @@ class _Reader:
         return False
 
     def _valid(self, resource: dict[str, Any]) -> bool:
-        if resource["resourceType"] == "Observation" and _plain_observation(resource):
+        plain = _PLAIN.get(resource["resourceType"])
+        if plain is not None and plain(resource):
             return True
         try:
             get_fhir_model_class(resource["resourceType"]).model_validate(resource)
@@ -614,6 +615,8 @@ _OBSERVATION_KEYS = frozenset({
     "valueBoolean", "dataAbsentReason", "interpretation", "note", "method", "specimen",
     "referenceRange"})
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_FHIR_CODE = re.compile(r"[^\s]+( [^\s]+)*")
+_FHIR_URI = re.compile(r"\S+")
 _FHIR_DATETIME = re.compile(
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?")
@@ -628,20 +631,24 @@ _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code"})
 
 
 def _plain_concept(concept: object) -> bool:
-    if type(concept) is not dict:
+    if type(concept) is not dict or not concept:
         return False
     for key, item in concept.items():
         if key == "text":
-            if type(item) is not str:
+            if not _plain_text(item):
                 return False
         elif key == "coding":
-            if type(item) is not list:
+            if type(item) is not list or not item:
                 return False
             for coding in item:
-                if type(coding) is not dict or not coding.keys() <= _CODING_KEYS:
+                if type(coding) is not dict or not coding or not coding.keys() <= _CODING_KEYS:
                     return False
-                for text in coding.values():
-                    if type(text) is not str or not text:
+                for name, text in coding.items():
+                    if not _plain_text(text):
+                        return False
+                    if name == "code" and not _FHIR_CODE.fullmatch(text):
+                        return False
+                    if name == "system" and not _FHIR_URI.fullmatch(text):
                         return False
         else:
             return False
@@ -653,37 +660,196 @@ def _plain_observation(obs: dict[str, Any]) -> bool:
     keys = obs.keys()
     if not keys <= _OBSERVATION_KEYS or keys & _RARE_KEYS or len(keys & _VALUE_KEYS) > 1:
         return False  # unknown or less common elements: left to the full validation
-    if obs.get("status") not in _OBSERVATION_STATUS or not _plain_concept(obs.get("code")):
+    if not (_plain_id(obs) and _one_of(obs.get("status"), _OBSERVATION_STATUS)
+            and _plain_concept(obs.get("code"))
+            and _plain_list(obs, "category", _plain_concept)
+            and _plain_list(obs, "interpretation", _plain_concept)
+            and ("dataAbsentReason" not in obs or _plain_concept(obs["dataAbsentReason"]))
+            and ("subject" not in obs or _plain_reference(obs["subject"]))
+            # An instant needs a time and a zone: left to the full validation.
+            and "effectiveInstant" not in obs and _plain_date_time(obs.get("effectiveDateTime"))):
         return False
-    if not _FHIR_ID.fullmatch(str(obs.get("id", ""))):
-        return False
-    for key in ("category", "interpretation"):
-        concepts = obs.get(key, ())
-        if type(concepts) not in (list, tuple) or not all(map(_plain_concept, concepts)):
-            return False
-    if "dataAbsentReason" in obs and not _plain_concept(obs["dataAbsentReason"]):
-        return False
-    subject = obs.get("subject")
-    if subject is not None and (type(subject) is not dict or not subject.keys() <= {
-            "reference", "display"} or type(subject.get("reference")) is not str):
-        return False
-    when = obs.get("effectiveDateTime", obs.get("effectiveInstant"))
-    if type(when) is not str or not _FHIR_DATETIME.fullmatch(when):
-        return False
-    quantity = obs.get("valueQuantity")
-    if quantity is not None:
-        if type(quantity) is not dict or not quantity.keys() <= _QUANTITY_KEYS:
-            return False
-        if type(quantity.get("value")) not in (int, float):
-            return False
-        return all(type(quantity.get(k, "")) is str for k in ("unit", "system", "code"))
+    if "valueQuantity" in obs:
+        return _plain_quantity(obs["valueQuantity"]) and "value" in obs["valueQuantity"]
     if "valueCodeableConcept" in obs:
         return _plain_concept(obs["valueCodeableConcept"])
     if "valueString" in obs:
-        return type(obs["valueString"]) is str and bool(obs["valueString"])
+        return _plain_text(obs["valueString"])
     if "valueBoolean" in obs:
         return type(obs["valueBoolean"]) is bool
     return True
+
+
+# The other kinds the reader reads are checked the same way: the elements the reader uses,
+# in the shapes FHIR allows and EHRs send (full dates, codes without stray spaces, periods
+# and dose timings as the reader reads them); any other element or shape, or any doubt, goes
+# to the full validation. (Full R4B validation of one MedicationStatement costs as much as
+# reading ten Observations.) tests/test_fhir_plain.py checks that whatever passes here passes
+# the full validation too.
+_MEDICATION_STATEMENT_STATUS = frozenset({"active", "completed", "entered-in-error", "intended",
+                                          "stopped", "on-hold", "unknown", "not-taken"})
+_PROCEDURE_STATUS = frozenset({"preparation", "in-progress", "not-done", "on-hold", "stopped",
+                               "completed", "entered-in-error", "unknown"})
+_GENDERS = frozenset({"male", "female", "other", "unknown"})
+_UNITS_OF_TIME = frozenset({"s", "min", "h", "d", "wk", "mo", "a"})
+_FHIR_DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
+
+
+def _one_of(value: object, choices: frozenset[str]) -> bool:
+    return type(value) is str and value in choices
+
+
+def _plain_text(value: object) -> bool:
+    return type(value) is str and value != "" and value == value.strip()
+
+
+def _plain_date_time(value: object) -> bool:
+    """A full date, with or without a time, that is a day of the calendar."""
+    if type(value) is not str or not _FHIR_DATETIME.fullmatch(value):
+        return False
+    try:
+        dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def _plain_reference(value: object) -> bool:
+    return (type(value) is dict and "reference" in value
+            and value.keys() <= {"reference", "display"}
+            and all(_plain_text(item) for item in value.values()))
+
+
+def _plain_period(value: object) -> bool:
+    return (type(value) is dict and bool(value) and value.keys() <= {"start", "end"}
+            and all(map(_plain_date_time, value.values())))
+
+
+def _plain_choice(resource: dict[str, Any], prefix: str) -> bool:
+    """At most one ``prefix[x]``, a full date(-time) or a period."""
+    found = [key for key in resource if key.startswith(prefix)]
+    if not found:
+        return True
+    if len(found) > 1:
+        return False
+    if found[0] == prefix + "DateTime":
+        return _plain_date_time(resource[found[0]])
+    return found[0] == prefix + "Period" and _plain_period(resource[found[0]])
+
+
+def _plain_number(value: object) -> bool:
+    return type(value) in (int, float)
+
+
+def _plain_quantity(value: object) -> bool:
+    return (type(value) is dict and bool(value) and value.keys() <= _QUANTITY_KEYS
+            and ("value" not in value or _plain_number(value["value"]))
+            and all(_plain_text(value[k]) for k in ("unit", "system", "code") if k in value))
+
+
+def _plain_timing(timing: object) -> bool:
+    if type(timing) is not dict or timing.keys() != {"repeat"}:
+        return False
+    repeat = timing["repeat"]
+    if type(repeat) is not dict or not repeat or not repeat.keys() <= {
+            "frequency", "period", "periodUnit"}:
+        return False
+    frequency = repeat.get("frequency", 1)
+    period = repeat.get("period", 0)
+    return (type(frequency) is int and frequency >= 1 and _plain_number(period)
+            and period >= 0 and _one_of(repeat.get("periodUnit", "d"), _UNITS_OF_TIME))
+
+
+def _plain_dosage(dosage: object) -> bool:
+    if type(dosage) is not dict or not dosage or not dosage.keys() <= {"text", "timing",
+                                                                        "doseAndRate"}:
+        return False
+    if "text" in dosage and not _plain_text(dosage["text"]):
+        return False
+    if "timing" in dosage and not _plain_timing(dosage["timing"]):
+        return False
+    rates = dosage.get("doseAndRate", [{"doseQuantity": {"value": 0}}])
+    return type(rates) is list and bool(rates) and all(
+        type(rate) is dict and rate.keys() == {"doseQuantity"}
+        and _plain_quantity(rate["doseQuantity"]) for rate in rates)
+
+
+def _plain_list(resource: dict[str, Any], key: str, check: Callable[[object], bool]) -> bool:
+    """``key`` absent, or a list of one or more items that each pass ``check``."""
+    if key not in resource:
+        return True
+    items = resource[key]
+    return type(items) is list and bool(items) and all(map(check, items))
+
+
+def _plain_id(resource: dict[str, Any]) -> bool:
+    return "id" not in resource or (type(resource["id"]) is str
+                                    and _FHIR_ID.fullmatch(resource["id"]) is not None)
+
+
+_MEDICATION_STATEMENT_KEYS = frozenset({
+    "resourceType", "id", "status", "medicationCodeableConcept", "subject", "effectivePeriod",
+    "effectiveDateTime", "dosage"})
+
+
+def _plain_medication_statement(resource: dict[str, Any]) -> bool:
+    return (resource.keys() <= _MEDICATION_STATEMENT_KEYS and _plain_id(resource)
+            and _one_of(resource.get("status"), _MEDICATION_STATEMENT_STATUS)
+            and _plain_concept(resource.get("medicationCodeableConcept"))
+            and _plain_reference(resource.get("subject"))
+            and _plain_choice(resource, "effective")
+            and _plain_list(resource, "dosage", _plain_dosage))
+
+
+_PROCEDURE_KEYS = frozenset({"resourceType", "id", "status", "code", "subject",
+                             "performedPeriod", "performedDateTime"})
+
+
+def _plain_procedure(resource: dict[str, Any]) -> bool:
+    return (resource.keys() <= _PROCEDURE_KEYS and _plain_id(resource)
+            and _one_of(resource.get("status"), _PROCEDURE_STATUS)
+            and ("code" not in resource or _plain_concept(resource["code"]))
+            and _plain_reference(resource.get("subject"))
+            and _plain_choice(resource, "performed"))
+
+
+_CONDITION_KEYS = frozenset({"resourceType", "id", "clinicalStatus", "verificationStatus",
+                             "category", "code", "subject", "onsetDateTime", "onsetPeriod",
+                             "recordedDate"})
+
+
+def _plain_condition(resource: dict[str, Any]) -> bool:
+    return (resource.keys() <= _CONDITION_KEYS and _plain_id(resource)
+            and all(_plain_concept(resource[key]) for key in
+                    ("clinicalStatus", "verificationStatus", "code") if key in resource)
+            and _plain_list(resource, "category", _plain_concept)
+            and _plain_reference(resource.get("subject"))
+            and _plain_choice(resource, "onset")
+            and ("recordedDate" not in resource or _plain_date_time(resource["recordedDate"])))
+
+
+def _plain_identifier(value: object) -> bool:
+    return (type(value) is dict and bool(value) and value.keys() <= {"system", "value"}
+            and all(map(_plain_text, value.values()))
+            and ("system" not in value or _FHIR_URI.fullmatch(value["system"]) is not None))
+
+
+_PATIENT_KEYS = frozenset({"resourceType", "id", "identifier", "birthDate", "gender"})
+
+
+def _plain_patient(resource: dict[str, Any]) -> bool:
+    birth = resource.get("birthDate", "2000-01-01")
+    return (resource.keys() <= _PATIENT_KEYS and _plain_id(resource)
+            and type(birth) is str and _FHIR_DATE.fullmatch(birth) is not None
+            and _plain_date_time(birth)
+            and _one_of(resource.get("gender", "other"), _GENDERS)
+            and _plain_list(resource, "identifier", _plain_identifier))
+
+
+# Resource kind -> its check of the elements the reader uses (else: full validation).
+_PLAIN: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "Observation": _plain_observation, "MedicationStatement": _plain_medication_statement,
+    "Procedure": _plain_procedure, "Condition": _plain_condition, "Patient": _plain_patient}
 
 
 _PERIODS = {"d": 1.0, "h": 1 / 24, "wk": 7.0, "min": 1 / 1440}
