@@ -175,9 +175,28 @@ def test_json_lines_judge_each_patient_once_and_write_the_same_bytes(
     # What the run wrote before it skipped the summary: the same lines, byte for byte,
     # from a run that judges each patient at its baseline and every visit since as well.
     calls.clear()
-    summarised = list(in_process(Inputs([CASES]), Task("cohort", json="line"),
+    summarised = list(in_process(Inputs([CASES]), Task("cohort", json="line", explain=False),
                                  [default_evaluator()]))
     assert all(result.value is not None for result in summarised)
     assert min(calls.values()) > 2
     assert b"".join(result.json + b"\n" for result in summarised
                     if result.json is not None) == out.encode()
+
+
+def test_json_lines_leave_out_the_working_unless_asked() -> None:
+    """Without --explain a line is the assessment evaluate gives less each judgement's
+    tests and would_decide; with it, exactly evaluate's."""
+    code, lean, _ = run(str(CASES), "--format", "jsonl", "--jobs", "1")
+    assert code == 0
+    code, full, _ = run(str(CASES), "--format", "jsonl", "--jobs", "1", "--explain")
+    assert code == 0
+    shown = CliRunner().invoke(app, ["evaluate", "--format", "jsonl", "--jobs", "1",
+                                     str(CASES)])
+    assert full == shown.stdout
+    assert len(lean) < len(full)
+    for lean_line, full_line in zip(lean.splitlines(), full.splitlines(), strict=True):
+        expected = json.loads(full_line)
+        for judgement in expected["judgements"].values():
+            judgement["because"].pop("criteria", None)
+            judgement["would_decide"] = None
+        assert json.loads(lean_line) == expected

@@ -152,7 +152,7 @@ def without_working(assessment: Assessment) -> dict[str, Any]:
 
 
 @pytest.mark.fuzz
-@campaign(examples=150, fuzz_examples=20_000)
+@campaign(examples=150, fuzz_examples=5_000)
 @given(patient=patients(), at=evaluation_days)
 def test_explain_false_leaves_out_only_the_working(patient: Patient,
                                                    at: dt.date | None) -> None:

@@ -2,9 +2,9 @@
 
 The patients are evaluated on every core (``--jobs``) or on Dask (``--scheduler``), in
 input order. ``--format text|json`` prints the summary; ``--format jsonl`` one line a
-patient (its assessment at the last visit, or its input error), each patient judged once
-since no summary is counted; ``--output FILE.parquet`` writes the tables
-(``jdm_cds.cohort.tables``).
+patient (its assessment at the last visit without the per-test working unless
+``--explain``, or its input error), each patient judged once since no summary is counted;
+``--output FILE.parquet`` writes the tables (``jdm_cds.cohort.tables``).
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ def cohort(
     jobs: Jobs = None,
     scheduler: Scheduler = None,
     quiet: Quiet = False,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Put each judgement's working (its tests, what would decide it) "
+        "in the --format jsonl lines, as evaluate does; without it a line holds statuses, "
+        "values, the facts used, what is missing and why (cheaper, for tables).")] = False,
     max_file_mb: MaxFileMb = None,
     max_visits: MaxVisits = None,
 ) -> None:
@@ -71,7 +75,7 @@ def cohort(
     engine = EngineSpec(disabled, plugin_budget=settings.plugin_budget)
     task = Task(mode="cohort", engines=(engine,),
                 json="line" if output is Format.jsonl and not parquet else None,
-                tables=parquet, summary=output is not Format.jsonl)
+                tables=parquet, summary=output is not Format.jsonl, explain=explain)
 
     def local() -> list[Evaluator]:
         return [build_evaluator(list(disabled))]

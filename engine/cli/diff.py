@@ -63,7 +63,7 @@ def diff(
                         None if rules_before is None else str(rules_before)),
              EngineSpec(tuple(disable_plugin_after or ()),
                         None if rules_after is None else str(rules_after)))
-    task = Task(mode="diff", engines=specs, at=parse_date(at))
+    task = Task(mode="diff", engines=specs, at=parse_date(at), explain=False)
 
     def local() -> list[Evaluator]:
         return [evaluator_of(spec) for spec in specs]

@@ -152,7 +152,8 @@ def summarise(paths: Iterable[str | PathLike[str]],
 
         evaluator = default_evaluator()
     cohort = Cohort()
-    for result in unique_patients(in_process(Inputs(paths), Task("cohort"), [evaluator])):
+    for result in unique_patients(in_process(Inputs(paths), Task("cohort", explain=False),
+                                                  [evaluator])):
         if result.error is not None:
             cohort.invalid.append(InvalidFile(result.label, result.error))
         else:

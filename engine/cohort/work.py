@@ -53,6 +53,9 @@ class Task:
     # judges it again at its baseline and at each visit since its JAK-inhibitor start; a
     # run that prints no summary judges each patient once.
     summary: bool = True
+    # Each judgement's per-test working and would_decide (Evaluator.evaluate): what a
+    # clinician reads; tables, summaries and rule-change diffs need statuses and values.
+    explain: bool = True
 
 
 @dataclass(slots=True)
@@ -189,7 +192,7 @@ def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
               result: Result, unmapped: list[UnmappedResource] | None = None) -> None:
     evaluator = evaluators[0]
     if task.mode == "assess":
-        assessment = evaluator.evaluate(patient, task.at)
+        assessment = evaluator.evaluate(patient, task.at, explain=task.explain)
         assessment.unmapped = unmapped  # what a FHIR input held that was not read
         _keep_assessment(assessment, task, result)
     elif task.mode == "timeline":
@@ -207,10 +210,10 @@ def _run_mode(patient: Patient, task: Task, evaluators: Sequence[Evaluator],
     elif task.mode == "diff":
         from jdm_cds.cohort.compare import changes
 
-        result.value = changes(evaluator.evaluate(patient, task.at),
-                               evaluators[1].evaluate(patient, task.at))
+        result.value = changes(evaluator.evaluate(patient, task.at, explain=task.explain),
+                               evaluators[1].evaluate(patient, task.at, explain=task.explain))
     else:
-        last = evaluator.evaluate(patient, task.at)
+        last = evaluator.evaluate(patient, task.at, explain=task.explain)
         if task.summary:
             from jdm_cds.cohort.summary import summarise_patient
 
