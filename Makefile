@@ -31,9 +31,10 @@ lint: $(STAMP)
 	@ln -sfn ../../plugins build/typecheck/jdm_cds_plugins
 	$(BIN)/mypy
 
-# The property tests marked fuzz, each as a long campaign (tests/campaign.py).
+# The property tests marked fuzz, each as a long campaign (tests/campaign.py), spread over
+# every core (pytest-xdist); --durations lists the time of each campaign.
 fuzz: $(STAMP)
-	JDM_CDS_FUZZ=1 $(BIN)/python -m pytest -q -m fuzz tests
+	JDM_CDS_FUZZ=1 $(BIN)/python -m pytest -q -n auto -p no:cacheprovider --durations=0 -m fuzz tests
 
 # Memory over a long life: 10,000 short-lived threads, then 1,000,000 evaluations, each flat
 # within 5% after warm-up (python -m jdm_cds.soak -h).
