@@ -303,10 +303,11 @@ def test_a_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
 class _FailsFor(Evaluator):
     """An evaluator whose engine fails on one patient."""
 
-    def evaluate(self, patient: Patient, at: Any = None) -> Assessment:
+    def evaluate(self, patient: Patient, at: Any = None, draft_orders: Any = (), *,
+                 explain: bool = True) -> Assessment:
         if patient.id == "CLI-2":
             raise RuleExecutionError("exception caught boom")
-        return super().evaluate(patient, at)
+        return super().evaluate(patient, at, draft_orders, explain=explain)
 
 
 def test_an_engine_error_is_one_line_and_the_others_still_evaluated(

@@ -37,11 +37,11 @@ def test_each_patient_is_written_before_the_next_is_judged_and_then_let_go(
     living: list[int] = []  # how many of them were alive when the next was judged
     evaluate = Evaluator.evaluate
 
-    def watching(self: Evaluator, patient: Any, at: Any = None) -> Any:
+    def watching(self: Evaluator, patient: Any, at: Any = None, **options: Any) -> Any:
         gc.collect()
         living.append(sum(ref() is not None for ref in alive))
         seen.append((patient.id, out.read_text(encoding="utf-8") if out.exists() else ""))
-        assessment = evaluate(self, patient, at)
+        assessment = evaluate(self, patient, at, **options)
         alive.append(weakref.ref(assessment))
         return assessment
 
