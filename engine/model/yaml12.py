@@ -205,6 +205,12 @@ def check_bounds(root: Node) -> None:
     expansion, which that bound keeps small. Both raise at the first node, in document
     order, past the limit, as the pure-Python composer does.
     """
+    if not _tree_within_depth(root):
+        _check_graph(root)
+
+
+def _check_graph(root: Node) -> None:
+    """``check_bounds`` on any graph: alias expansion, cycles, then depth."""
     size: dict[int, int] = {}  # expanded size of each finished node
     distinct = 0
     stack: list[tuple[Node, bool]] = [(root, False)]
@@ -236,6 +242,22 @@ def check_bounds(root: Node) -> None:
             raise YamlLimitError(None, None, f"nesting deeper than {MAX_DEPTH} levels",
                                  node.start_mark)
         levels.extend((child, level + 1) for child in reversed(_children(node)))
+
+
+def _tree_within_depth(root: Node) -> bool:
+    """True when no node is reached twice (no alias: nothing expands beyond the file, and
+    no cycle) and none is nested too deep: the graph is within every bound. False at the
+    first node reached twice or too deep: the whole check then says what is wrong, as it
+    would have. Most files have no alias, and one pass settles them."""
+    seen: set[int] = set()
+    levels: list[tuple[Node, int]] = [(root, 1)]
+    while levels:
+        node, level = levels.pop()
+        if id(node) in seen or level > MAX_DEPTH:
+            return False
+        seen.add(id(node))
+        levels.extend((child, level + 1) for child in reversed(_children(node)))
+    return True
 
 
 def _children(node: Node) -> list[Node]:
