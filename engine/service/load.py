@@ -265,15 +265,17 @@ async def _closed_client(target: Target, phase: Phase, deadline: float) -> None:
 async def _open_client(target: Target, phase: Phase, start: float, interval: float,
                        deadline: float) -> None:
     connection = Connection(target.host, target.port)
-    due = start
-    while due < deadline:
+    sent = 0
+    # Each due time from the start, not by adding the interval again and again: the sums'
+    # rounding would let one request more (or fewer) into the run.
+    while (due := start + sent * interval) < deadline:
         wait = due - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
         elif wait < -0.001:
             phase.late_sends += 1
         await target.call(connection, phase, due)
-        due += interval
+        sent += 1
     connection.close()
 
 
