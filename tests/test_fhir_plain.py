@@ -146,3 +146,21 @@ def test_the_exported_resources_take_the_light_path() -> None:
                 assert _PLAIN[resource["resourceType"]](resource), (path.name, resource)
                 kinds.add(resource["resourceType"])
     assert kinds == set(_PLAIN)  # (a Patient with extensions: the full validation)
+
+
+@pytest.mark.parametrize(("field", "text"), [("code", "a  b"), ("code", "a\tb"),
+                                             ("system", "http://x y")])
+def test_a_dose_code_or_system_outside_its_pattern_takes_the_full_validation(
+        field: str, text: str) -> None:
+    """Found by the campaign: a doseQuantity code with two spaces passed the light check,
+    which the full validation refuses (FHIR code: single spaces between non-blanks)."""
+    resource = {"resourceType": "MedicationStatement", "id": "a-1", "status": "active",
+                "subject": {"reference": "Patient/1"},
+                "medicationCodeableConcept": {"text": "x"},
+                "dosage": [{"text": "x", "doseAndRate": [
+                    {"doseQuantity": {"value": 1, "unit": "mg", field: text}}]}]}
+    # Not passed by the light check: the full validation decides (and refuses two spaces).
+    assert not _PLAIN["MedicationStatement"](resource)
+    if text == "a  b":
+        with pytest.raises(ValueError):
+            get_fhir_model_class("MedicationStatement").model_validate(resource)

@@ -744,7 +744,10 @@ def _plain_number(value: object) -> bool:
 def _plain_quantity(value: object) -> bool:
     return (type(value) is dict and bool(value) and value.keys() <= _QUANTITY_KEYS
             and ("value" not in value or _plain_number(value["value"]))
-            and all(_plain_text(value[k]) for k in ("unit", "system", "code") if k in value))
+            and all(_plain_text(value[k]) for k in ("unit", "system", "code") if k in value)
+            # A code and a system have the patterns of their FHIR types, as in a Coding.
+            and ("code" not in value or _FHIR_CODE.fullmatch(value["code"]) is not None)
+            and ("system" not in value or _FHIR_URI.fullmatch(value["system"]) is not None))
 
 
 def _plain_timing(timing: object) -> bool:
