@@ -33,35 +33,12 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _CACHE_SIZE = 4096
 
 
-def reader(leaf: Leaf) -> Callable[[Mapping[str, Any]], Outcome]:
-    """Reads one test's outcome on a fact, as the compiled paths test it."""
-    name = leaf.field
-    if isinstance(leaf, Contains):
-        item = list_key(leaf.field, leaf.item)
-        return lambda fact: "T" if fact.get(item) else "F"
-    if isinstance(leaf, Is):
-        status = leaf.status
-
-        def read_status(fact: Mapping[str, Any]) -> Outcome:
-            value = fact.get(name)
-            if value == status:
-                return "T"
-            return "U" if value is None or value == "indeterminate" else "F"
-        return read_status
-    compare, wanted = _COMPARE[leaf.op], leaf.value
-
-    def read_value(fact: Mapping[str, Any]) -> Outcome:
-        value = fact.get(name)
-        if value is None:
-            return "U"
-        return "T" if compare(value, wanted) else "F"
-    return read_value
-
-
+# A test as data: the fact key it reads, how it tests it, the comparison, the value compared.
+_Test = tuple[str, str, Callable[[Any, Any], bool] | None, Any]
 _CONTAINS, _IS, _COMPARES = "contains", "is", "compares"
 
 
-def _test(leaf: Leaf) -> tuple[str, str, Callable[[Any, Any], bool] | None, Any]:
+def _test(leaf: Leaf) -> _Test:
     if isinstance(leaf, Contains):
         return list_key(leaf.field, leaf.item), _CONTAINS, None, None
     if isinstance(leaf, Is):
@@ -69,14 +46,37 @@ def _test(leaf: Leaf) -> tuple[str, str, Callable[[Any, Any], bool] | None, Any]
     return leaf.field, _COMPARES, _COMPARE[leaf.op], leaf.value
 
 
+def read_outcomes(tests: tuple[_Test, ...], fact: Mapping[str, Any]) -> tuple[Outcome, ...]:
+    """Each test's outcome on ``fact``, as the compiled paths test it, in one loop
+    (explaining reads every judgement's tests in every evaluation)."""
+    read: list[Outcome] = []
+    get = fact.get
+    for key, how, compare, wanted in tests:
+        value = get(key)
+        if how is _CONTAINS:
+            read.append("T" if value else "F")
+        elif how is _IS:
+            read.append("T" if value == wanted else
+                        "U" if value is None or value == "indeterminate" else "F")
+        elif value is None:
+            read.append("U")
+        else:
+            assert compare is not None  # a comparison's test carries its operator
+            read.append("T" if compare(value, wanted) else "F")
+    return tuple(read)
+
+
+def reader(leaf: Leaf) -> Callable[[Mapping[str, Any]], Outcome]:
+    """Reads one test's outcome on a fact, as the compiled paths test it."""
+    tests = (_test(leaf),)
+    return lambda fact: read_outcomes(tests, fact)[0]
+
+
 class Relevance:
     """The decision paths of one judgement, as bit masks over its tests (in ``leaves`` order)."""
 
     def __init__(self, compiled: CompiledRule) -> None:
         self.leaves = compiled.leaves
-        # What ``reader`` reads, as data: (the fact key, how it is tested, the comparison,
-        # the value compared with), so that one loop reads every test (explaining runs for
-        # every judgement of every evaluation).
         self._tests = tuple(_test(leaf) for leaf in self.leaves)
         keys = [leaf_key(leaf) for leaf in self.leaves]
         # For each status path: its index, its status, and per outcome the tests it admits
@@ -103,22 +103,7 @@ class Relevance:
         self._cache: dict[tuple[Outcome, ...], tuple[int | None, int]] = {}
 
     def outcomes(self, fact: Mapping[str, Any]) -> tuple[Outcome, ...]:
-        """Each test's outcome on ``fact``, exactly as ``reader`` reads it."""
-        read: list[Outcome] = []
-        get = fact.get
-        for key, how, compare, wanted in self._tests:
-            value = get(key)
-            if how is _CONTAINS:
-                read.append("T" if value else "F")
-            elif how is _IS:
-                read.append("T" if value == wanted else
-                            "U" if value is None or value == "indeterminate" else "F")
-            elif value is None:
-                read.append("U")
-            else:
-                assert compare is not None  # a comparison's test carries its operator
-                read.append("T" if compare(value, wanted) else "F")
-        return tuple(read)
+        return read_outcomes(self._tests, fact)
 
     def explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
         """The path these outcomes select (None: no single one), and the needed tests' mask."""
