@@ -18,6 +18,7 @@ from jdm_cds.facts.builder import Fact, FactBuilder, Timeline, timeline
 from jdm_cds.language.compiler import (
     LEAF_STATUS,
     CompiledRule,
+    Outcome,
     RuleBase,
     judge_key,
     leaf_key,
@@ -250,18 +251,12 @@ class _Builder:
             "facts": {name: fact[name] for name in compiled.fields if name in fact}}
         missing: list[str] = []
         open_statuses: list[str] = []
-        if path is None:  # not judged: there was no visit to judge
-            missing = [test.field for test in explained.tests]
-            if self.explain:
-                because["criteria"] = [
-                    {"test": test.key, "criterion": test.criterion,
-                     "value": bool(fact.get(test.fact_key)) if test.contains
-                     else fact.get(test.fact_key), "status": "not_needed"}
-                    for test in explained.tests]
-        elif self.explain or undecided:  # a decided judgement's tests only when asked
+        if self.explain or undecided:  # a decided judgement's tests only when asked
             criteria = self.criteria(compiled, explained, fact, path, missing, open_statuses)
             if self.explain:
                 because["criteria"] = criteria
+        if path is None:  # not judged: there was no visit to judge
+            missing = [test.field for test in explained.tests]
         details = self.details
         because.update((name, details[name]) for name in explained.named if name in details)
         reasons: list[str] = []
@@ -288,17 +283,22 @@ class _Builder:
         }, strict=True)
 
     @staticmethod
-    def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int,
+    def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int | None,
                  missing: list[str], open_statuses: list[str]) -> list[dict[str, Any]]:
         """Each test with its outcome where it mattered (it belongs to a minimal set of
         outcomes that decides the status), else as not_needed (see language.relevance);
-        the unknown ones that mattered go to ``missing`` or ``open_statuses``."""
-        outcomes = explained.relevance.outcomes(fact)
-        selected, needed = explained.relevance.explain(outcomes)
-        if selected != path:
-            raise RuleExecutionError(
-                f"rule '{compiled.rule.id}': the engine proved path {path}, but the facts "
-                f"select path {selected}: the compiled rule and its explanation disagree")
+        the unknown ones that mattered go to ``missing`` or ``open_statuses``. Not judged
+        (``path`` None): every test is not_needed."""
+        outcomes: tuple[Outcome, ...] = ()
+        needed = 0
+        if path is not None:
+            outcomes = explained.relevance.outcomes(fact)
+            selected, needed = explained.relevance.explain(outcomes)
+            if selected != path:
+                raise RuleExecutionError(
+                    f"rule '{compiled.rule.id}': the engine proved path {path}, but the "
+                    f"facts select path {selected}: the compiled rule and its explanation "
+                    "disagree")
         criteria: list[dict[str, Any]] = []
         for index, test in enumerate(explained.tests):
             value = fact.get(test.fact_key)
