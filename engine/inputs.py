@@ -4,9 +4,10 @@ Paths are patient files (YAML, JSON; a JSON FHIR Bundle is detected by its
 ``resourceType``), JSON Lines files (``.jsonl``, one patient a line, read as they are
 evaluated), folders (every patient file under them, sorted), FHIR Bulk Data export folders
 (NDJSON: one item a patient, streamed), or ``-`` for one patient on standard input. A work
-item is small and picklable (a path, the text already read, or one patient's FHIR
-resources), so that it can be sent to a worker process; the worker reads and validates it
-(``load_item``), so that the parsing is spread over the workers too.
+item is small and picklable (a path, the text already read, a JSON Lines file's line as
+bytes, or one patient's FHIR resources), so that it can be sent to a worker process; the
+worker reads, parses and validates it (``load_item``), so that the parsing is spread over
+the workers too and the process enumerating the inputs does almost nothing per patient.
 Enumeration is lazy: a cohort of any size is never held in memory.
 """
 
@@ -24,9 +25,10 @@ from jdm_cds.model.reading import (
     PatientFileError,
     Problem,
     ReadLimits,
-    iter_jsonl,
+    iter_jsonl_lines,
     iter_patient_files,
     load_patient,
+    read_jsonl_line,
 )
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class WorkItem:
     label: str  # what its errors and results name: the file, or ``<stdin>``
     path: str | None = None
     text: str | None = None
-    patient: Patient | None = None  # already read (a line of a JSON Lines file)
+    line: bytes | None = None  # a line of a JSON Lines file, not yet parsed
     failure: tuple[Problem, ...] = ()  # why it could not be read
     resources: tuple[dict[str, Any], ...] | None = None  # one patient of a FHIR Bulk export
     fhir_mapping: str | None = None  # the FHIR mapping file (None: the built-in one)
@@ -92,10 +94,10 @@ class Inputs:
                 index += 1
                 continue
             if isinstance(source, Path):
-                for label, read in iter_jsonl(source):
-                    yield (WorkItem(index, label, failure=tuple(read.problems))
-                           if isinstance(read, PatientFileError)
-                           else WorkItem(index, label, patient=read))
+                for label, line in iter_jsonl_lines(source):
+                    yield (WorkItem(index, label, failure=tuple(line.problems))
+                           if isinstance(line, PatientFileError)
+                           else WorkItem(index, label, line=line))
                     index += 1
                 continue
             if isinstance(source, tuple):
@@ -144,8 +146,8 @@ def load_item(item: WorkItem) -> Patient:
 def read_item(item: WorkItem) -> tuple[Patient, FhirPatient | None]:
     """The item's patient, and for a FHIR input what else reading it gave (``unmapped``,
     warnings); every failure is a ``PatientFileError``."""
-    if item.patient is not None:
-        return item.patient, None
+    if item.line is not None:
+        return read_jsonl_line(item.label, item.line), None
     if item.failure:
         raise PatientFileError(item.label, list(item.failure))
     if item.resources is not None or (item.path or "").lower().endswith(".json"):

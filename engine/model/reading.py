@@ -343,9 +343,28 @@ def iter_jsonl(path: str | os.PathLike[str], limits: ReadLimits | None = None
     """The patients of a JSON Lines file, one JSON object a line, as they are read.
 
     Yields ``(label, patient or error)`` with the label ``file:line``: a line that fails
-    costs that patient only, and its error names the line. Blank lines are skipped. The
-    file as a whole must be a regular file; each line is held to the size and visit
-    limits of a patient file.
+    costs that patient only, and its error names the line (``iter_jsonl_lines``, then
+    ``read_jsonl_line``).
+    """
+    limits = limits or ReadLimits.from_environment()
+    for label, line in iter_jsonl_lines(path, limits):
+        if isinstance(line, PatientFileError):
+            yield label, line
+            continue
+        try:
+            yield label, read_jsonl_line(label, line, limits)
+        except PatientFileError as error:
+            yield label, error
+
+
+def iter_jsonl_lines(path: str | os.PathLike[str], limits: ReadLimits | None = None
+                     ) -> Iterator[tuple[str, bytes | PatientFileError]]:
+    """The lines of a JSON Lines file, not yet parsed, labelled ``file:line``.
+
+    Blank lines are skipped; a first line's byte order mark is left out. The file as a
+    whole must be a regular file, and each line is held to the size limit of a patient
+    file (past it, that line is an error). Parsing is left to ``read_jsonl_line``, so that
+    the process reading the file can hand each line to another to parse.
     """
     limits = limits or ReadLimits.from_environment()
     name = os.fspath(path)
@@ -359,25 +378,28 @@ def iter_jsonl(path: str | os.PathLike[str], limits: ReadLimits | None = None
             yield name, _file_error(name, "not a regular file (folders, FIFOs, devices and "
                                     "sockets are not read)")
             return
-        for number, line in enumerate(_lines(file, limits.max_bytes), start=1):
-            label = f"{name}:{number}"
-            if line is None:
-                yield label, _file_error(label, f"line is more than the limit of "
-                                         f"{limits.max_bytes:,} bytes (--max-file-mb)")
-                continue
-            if not line.strip():
-                continue
-            try:
-                text = _decode(line[3:] if number == 1 and line.startswith(b"\xef\xbb\xbf")
-                               else line, label)
-                data = _parse(text, "json", label)
-                _check_visits(data, label, limits)
-                yield label, validate_patient(data, label)
-            except PatientFileError as error:
-                yield label, error
-            except OSError as exc:  # pragma: no cover - a disk failing mid-file
-                yield label, _file_error(label, f"cannot read file: {exc.strerror or exc}")
-                return
+        number = 0
+        try:
+            for line in _lines(file, limits.max_bytes):
+                number += 1
+                label = f"{name}:{number}"
+                if line is None:
+                    yield label, _file_error(label, f"line is more than the limit of "
+                                             f"{limits.max_bytes:,} bytes (--max-file-mb)")
+                elif line.strip():
+                    yield label, (line[3:] if number == 1 and line.startswith(b"\xef\xbb\xbf")
+                                  else line)
+        except OSError as exc:  # a disk failing mid-file: the rest of the file is lost
+            label = f"{name}:{number + 1}"
+            yield label, _file_error(label, f"cannot read file: {exc.strerror or exc}")
+
+
+def read_jsonl_line(label: str, line: bytes, limits: ReadLimits | None = None) -> Patient:
+    """One line of a JSON Lines file (``iter_jsonl_lines``) parsed and validated as a
+    patient file is; every failure is a ``PatientFileError`` naming ``label``."""
+    data = _parse(_decode(line, label), "json", label)
+    _check_visits(data, label, limits or ReadLimits.from_environment())
+    return validate_patient(data, label)
 
 
 def _lines(file: BinaryIO, limit: int) -> Iterator[bytes | None]:
