@@ -198,11 +198,33 @@ def _members(data: object) -> int:
     return count
 
 
+# Nineteen digits in a row: perhaps an integer beyond 64 bits, which orjson reads as a float.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def _all_members_read(text: str, data: object) -> bool:
+    """Whether orjson's ``data`` holds every object member of ``text`` (no duplicate key
+    dropped) and every integer as the standard library reads it.
+
+    Quick when the text has no ``\\u`` escape (which could write a colon without one) and
+    no run of 19 digits: ``data`` written again by orjson has one colon per member read plus
+    the colons inside its strings, the text one per member plus the same colons inside its
+    strings (and those of any member dropped): equal counts mean nothing was dropped.
+    Otherwise the members are counted and the strings taken out of the text.
+    """
+    if "\\u" not in text and _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.dumps(data).count(b":") == text.count(":")
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes
+            pass
+    return _members(data) == _JSON_STRING.sub("", text).count(":")
+
+
 def parse_json(text: str) -> object:
     """JSON text as the standard library reads it, duplicate keys refused; via orjson.
 
     orjson is several times faster but keeps the last of two equal keys: when it read
-    fewer members than the text has colons outside strings, or when it refuses what the
+    fewer members than the text has (``_all_members_read``), or when it refuses what the
     standard library accepts (NaN, integers beyond 64 bits), the standard parser reads
     the text again and gives its own result or error.
     """
@@ -211,7 +233,7 @@ def parse_json(text: str) -> object:
     except orjson.JSONDecodeError:
         data = None
     else:
-        if _members(data) == _JSON_STRING.sub("", text).count(":"):
+        if _all_members_read(text, data):
             return data
     return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
 
