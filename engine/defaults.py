@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.cache import cached_rulebase
+from jdm_cds.language.compiler import RuleBase
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 from jdm_cds.plugins.manager import Plugins
 
@@ -32,3 +33,11 @@ def evaluator_for(plugins: Plugins) -> Evaluator:
     """An evaluator over the core packs and the packs and guidance of ``plugins`` (the
     rule base compiled once per set of packs and version: jdm_cds.language.cache)."""
     return Evaluator(cached_rulebase(plugins.sources()), plugins.guidance)
+
+
+def default_rulebase(disabled: Iterable[str] = (),
+                     plugin_budget: float | None = DEFAULT_BUDGET) -> RuleBase:
+    """The rule base ``default_evaluator`` judges with, without the engine it would build
+    (what reads the rules, such as a report's glossary, needs no engine); raises as
+    ``default_evaluator`` does."""
+    return cached_rulebase(Plugins.load(disabled, plugin_budget).sources())

@@ -62,8 +62,6 @@ class Inputs:
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]],
                  fhir_mapping: str | os.PathLike[str] | None = None) -> None:
-        from jdm_cds.interop.fhir.bulk import is_bulk_export
-
         self._sources: list[list[str] | str | Path | tuple[str]] = []
         self.total: int | None = 0
         self.fhir_mapping = None if fhir_mapping is None else os.fspath(fhir_mapping)
@@ -75,7 +73,7 @@ class Inputs:
                 self._sources.append(Path(path))  # read as it is evaluated: size unknown
                 self.total = None
                 continue
-            elif is_bulk_export(path):
+            elif _is_bulk_export(path):
                 self._sources.append((os.fspath(path),))  # patients counted as they are read
                 self.total = None
                 continue
@@ -108,6 +106,16 @@ class Inputs:
             for found in source:
                 yield WorkItem(index, found, path=found, fhir_mapping=self.fhir_mapping)
                 index += 1
+
+
+def _is_bulk_export(path: str | os.PathLike[str]) -> bool:
+    """A folder that is a FHIR Bulk Data export (the FHIR modules are imported for folders
+    only: a patient file never needs them)."""
+    if not os.path.isdir(path):
+        return False
+    from jdm_cds.interop.fhir.bulk import is_bulk_export
+
+    return is_bulk_export(path)
 
 
 def _bulk_items(folder: str, index: int, mapping: str | None) -> Iterator[WorkItem]:

@@ -43,7 +43,10 @@ from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from jdm_cds.model.assessment import Assessment
+    from jdm_cds.report.glossary import Glossary
 
 
 def evaluate(
@@ -87,8 +90,20 @@ def evaluate(
                 at=when, json=None if timeline else json,  # type: ignore[arg-type]
                 text=output in (Format.text, Format.fhir) or timeline, tables=parquet)
 
+    built: list[Evaluator] = []
+
     def local() -> list[Evaluator]:
-        return [build_evaluator(list(disabled))]
+        built[:] = [build_evaluator(list(disabled))]
+        return built
+
+    def glossary() -> Glossary:
+        """The words of the rule base that judged: this process's evaluator's, or (when
+        workers judged) the same packs read here, without an engine of its own."""
+        from jdm_cds.report.glossary import Glossary, default_glossary
+
+        if built:
+            return Glossary.of(built[0].rulebase)
+        return default_glossary(disabled, settings.plugin_budget)
 
     inputs = Inputs(files, fhir_mapping)
     stream = results(inputs, task, jobs, scheduler, quiet, local)
@@ -97,7 +112,7 @@ def evaluate(
         stream, out = parquet_tables(stream, out), None
     failed = False
     with output_file(out) as sink:
-        writer = None if output is None else _Writer(output, sink, timeline)
+        writer = None if output is None else _Writer(output, sink, timeline, glossary)
         for result in stream:
             for line in result.error or result.warnings:
                 stderr.print(line, style="red", markup=False, highlight=False)
@@ -122,8 +137,11 @@ def evaluate(
 class _Writer:
     """Writes each result as it comes, in the chosen format."""
 
-    def __init__(self, fmt: Format, sink: IO[bytes], timeline: bool) -> None:
+    def __init__(self, fmt: Format, sink: IO[bytes], timeline: bool,
+                 glossary: Callable[[], Glossary]) -> None:
         self.fmt, self.sink, self.timeline = fmt, sink, timeline
+        self.glossary = glossary
+        self.words: Glossary | None = None  # the text report's, made for its first patient
         self.count = 0
         self.assessments: list[Assessment] = []  # --format fhir: one Bundle at the end
         if fmt is Format.text:
@@ -165,7 +183,9 @@ class _Writer:
             if result.value:
                 render_timeline(result.value, self.console)
         else:
-            render_text(result.value, self.console)
+            if self.words is None:
+                self.words = self.glossary()
+            render_text(result.value, self.console, self.words)
 
     def close(self) -> None:
         if self.fmt is Format.fhir and self.assessments:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from jdm_cds.cli.common import Format, stderr, stdout
 
@@ -36,6 +35,8 @@ def feedback_report(
     if not rows:
         stdout.print("no feedback stored yet", markup=False)
         return
+    from rich.table import Table
+
     table = Table("rule", "pack version", "accepted", "overridden", "acceptance",
                   "override reasons", title="Feedback per rule")
     for row in rows:

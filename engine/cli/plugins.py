@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from jdm_cds.cli.common import DisablePlugin, load_plugins, stderr, stdout
 from jdm_cds.language.diagnostics import RuleLoadError
@@ -12,6 +11,8 @@ from jdm_cds.language.rulebase import core_pack_paths, read_packs
 
 def plugins_list(disable_plugin: DisablePlugin = None) -> None:
     """Show each installed plugin: its package and version, rule packs and hooks."""
+    from rich.table import Table
+
     plugins = load_plugins(disable_plugin)
     try:
         core, _ = read_packs((path, None) for path in core_pack_paths())

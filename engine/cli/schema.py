@@ -8,9 +8,6 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.language.pack_file import rule_pack_json_schema
-from jdm_cds.model.patient import patient_json_schema
-
 
 class SchemaName(StrEnum):
     patient = "patient"
@@ -20,5 +17,8 @@ class SchemaName(StrEnum):
 def schema(name: Annotated[SchemaName, typer.Argument(help="Which schema.")]) -> None:
     """Print the JSON Schema of an input file (a patient file or a rule pack), for
     integrators and editors."""
+    from jdm_cds.language.pack_file import rule_pack_json_schema
+    from jdm_cds.model.patient import patient_json_schema
+
     found = patient_json_schema() if name is SchemaName.patient else rule_pack_json_schema()
     print(json.dumps(found, indent=2, ensure_ascii=False))

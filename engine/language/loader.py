@@ -385,7 +385,7 @@ class _Reader:
         label = self.text(data, "label", f"derived value '{name}'", required=False)
         unit = self.text(data, "unit", f"derived value '{name}'", required=False)
         scope = self.choice(data, "scope", get_args(Scope), "patient", f"derived value '{name}'")
-        params = {k: v for k, v in data.items() if k not in DERIVED_KEYS}
+        params = {k: _plain(v) for k, v in data.items() if k not in DERIVED_KEYS}
         if kind is None or title is None:
             return None
         return Derived(name, scope, kind, params, title, self.mark(line),  # type: ignore[arg-type]
@@ -482,6 +482,16 @@ class _Reader:
             if text is not None and when is not None:
                 reasons.append((when, text))
         return tuple(reasons)
+
+
+def _plain(value: Any) -> Any:
+    """A parsed value without the line marks of its lists and mappings: what the compiled
+    rule base keeps (and the cache stores) is plain data, which this module need not read."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _describe(value: Any) -> str:

@@ -1,4 +1,8 @@
-"""Find, validate and compile the rule packs of one run."""
+"""Find, validate and compile the rule packs of one run.
+
+The reader and the checks of pack files are imported when packs are read: a process that
+finds its compiled rule base in the cache (``cache.py``) never needs them.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,7 @@ from pathlib import Path
 
 from jdm_cds.language.compiler import Resolver, RuleBase, compile_packs
 from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
-from jdm_cds.language.loader import read_pack
 from jdm_cds.language.rule_types import Mark, RulePack
-from jdm_cds.language.validators import check_packs
 
 # A pack to load, and the plugin that contributes it (None for the core packs).
 Source = tuple[Path, str | None]
@@ -44,6 +46,8 @@ def core_pack_paths() -> list[Path]:
 
 def _parse(sources: Iterable[Source]) -> tuple[list[tuple[RulePack, bool]], list[Diagnostic]]:
     """Each pack, whether it parsed free of errors, and the problems of every file."""
+    from jdm_cds.language.loader import read_pack
+
     parsed: list[tuple[RulePack, bool]] = []
     diagnostics: list[Diagnostic] = []
     for path, plugin in sources:
@@ -71,6 +75,8 @@ def read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
 def _read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
                 ) -> tuple[list[RulePack], list[Diagnostic], Resolver]:
     """``read_packs``, and the resolver the checks used, with the rules they compiled."""
+    from jdm_cds.language.validators import check_packs
+
     sources = list(sources)
     given = {path.resolve(): plugin for path, plugin in sources}
     context = list(context)

@@ -9,9 +9,11 @@ base of the run, so a plugin's criteria read as well as the core ones.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jdm_cds.language.compiler import RuleBase
+from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,20 @@ class Glossary:
         return self.rules.get(rule_id, title)
 
 
+def default_glossary(disabled: Iterable[str] = (),
+                     plugin_budget: float | None = DEFAULT_BUDGET) -> Glossary:
+    """The glossary of the default rule base: the core packs and every installed plugin
+    but ``disabled`` (read from the rules alone: no engine is built for it)."""
+    return _default_glossary(frozenset(disabled), plugin_budget)
+
+
 @functools.cache
-def default_glossary() -> Glossary:
-    """The glossary of the default rule base (core packs and every installed plugin)."""
-    from jdm_cds.defaults import default_evaluator
+def _default_glossary(disabled: frozenset[str], plugin_budget: float | None) -> Glossary:
+    from jdm_cds.defaults import default_rulebase
     from jdm_cds.language.diagnostics import RuleLoadError
     from jdm_cds.plugins.manager import PluginLoadError
 
     try:
-        return Glossary.of(default_evaluator().rulebase)
+        return Glossary.of(default_rulebase(disabled, plugin_budget))
     except (PluginLoadError, RuleLoadError):
         return Glossary()

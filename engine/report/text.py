@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from jdm_cds.model.assessment import Assessment, Judgement, Source
@@ -77,7 +76,11 @@ def _source(source: Source) -> str:
 
 
 class _Writer:
-    """Lays out blocks of status + wrapped text for one console width."""
+    """Lays out blocks of status + wrapped text for one console width.
+
+    The lines are kept and printed together (``flush``): one print of the whole report
+    writes the same bytes as a print a line, at a fraction of rich's cost per print.
+    """
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -85,13 +88,18 @@ class _Writer:
         narrow = self.width < NARROW
         self.indent = 2 if narrow else STATUS_WIDTH
         self.narrow = narrow
+        self.lines: list[Text] = []
 
     def wrap(self, text: str, width: int, hang: int = 0) -> list[str]:
         return textwrap.wrap(text, width=max(width, 10), subsequent_indent=" " * hang,
                              break_on_hyphens=False) or [""]
 
     def print(self, text: Text) -> None:
-        self.console.print(text, soft_wrap=True, highlight=False)
+        self.lines.append(text)
+
+    def flush(self) -> None:
+        self.console.print(Text("\n").join(self.lines), soft_wrap=True, highlight=False)
+        self.lines = []
 
     def rule(self, title: str) -> None:
         head = f"── {title} "
@@ -257,6 +265,7 @@ def render_text(assessment: Assessment, console: Console,
     out.print(Text(""))
     out.paragraph("Decision support only: these judgements inform, and do not replace, the "
                   "clinician's judgement.", style="dim italic")
+    out.flush()
 
 
 # --- timeline: one row a visit ----------------------------------------------------------
@@ -313,6 +322,8 @@ def _timeline_cell(row: Row, rule: str) -> Text:
 
 def render_timeline(rows: Sequence[Row], console: Console) -> None:
     """A table a patient, a row a visit, each row as ``evaluate --at <visit date>``."""
+    from rich.table import Table
+
     for patient_id in dict.fromkeys(r.patient_id for r in rows):
         mine = [r for r in rows if r.patient_id == patient_id]
         rules = list(dict.fromkeys(rule for r in mine for rule in r.statuses))
