@@ -3,6 +3,7 @@ does not use, and the same rule base either way."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,14 @@ NOT_FOR_EVALUATE = ("fhir", "fhir_core", "pyarrow", "pandas", "dask", "distribut
                     "jsonschema", "jdm_cds.interop.fhir.reader", "jdm_cds.service")
 
 
-def test_evaluate_imports_nothing_it_does_not_use() -> None:
+# What it does not need either once the compiled rule base is in the cache: the pack
+# reader, its checks and the models of the pack file.
+NOT_FOR_A_CACHED_RULEBASE = ("jdm_cds.language.loader", "jdm_cds.language.validators",
+                             "jdm_cds.language.pack_file")
+
+
+def _evaluate_modules(env: dict[str, str] | None = None) -> set[str]:
+    """The modules ``jdm-cds evaluate EXAMPLE`` loaded (it must exit 0)."""
     script = (
         "import os, sys\n"
         "from jdm_cds.cli import app\n"
@@ -36,12 +44,26 @@ def test_evaluate_imports_nothing_it_does_not_use() -> None:
         "    os.dup2(out, 1)\n"
         "    print(done.code, *sorted(sys.modules))\n")
     found = subprocess.run([sys.executable, "-c", script, str(EXAMPLE)], capture_output=True,
-                           text=True, check=True, timeout=120).stdout.split()
+                           text=True, check=True, timeout=120, env=env).stdout.split()
     assert found[0] == "0"
-    loaded = set(found[1:])
+    return set(found[1:])
+
+
+def test_evaluate_imports_nothing_it_does_not_use() -> None:
+    loaded = _evaluate_modules()
     assert "jdm_cds.evaluate" in loaded  # it did evaluate
     assert sorted(name for name in loaded for banned in NOT_FOR_EVALUATE
                   if name == banned or name.startswith(f"{banned}.")) == []
+
+
+def test_a_cached_rule_base_is_read_without_the_pack_reader(tmp_path: Path) -> None:
+    env = {**os.environ, "JDM_CDS_CACHE_DIR": str(tmp_path)}
+    cold = _evaluate_modules(env)  # compiles, and stores the rule base
+    warm = _evaluate_modules(env)
+
+    assert set(NOT_FOR_A_CACHED_RULEBASE) <= cold  # the test can fail
+    assert "jdm_cds.evaluate" in warm
+    assert sorted(warm.intersection(NOT_FOR_A_CACHED_RULEBASE)) == []
 
 
 @pytest.fixture(scope="module")

@@ -114,3 +114,36 @@ def test_the_readme_shows_the_real_demo_output() -> None:
     block = readme.split("<!-- demo-start -->\n```text\n")[1].split("```\n<!-- demo-end -->")[0]
     assert block.strip()
     assert render(assess(None), 80).startswith(block)
+
+
+@pytest.mark.parametrize("args", [[], ["--disable-plugin", "anti_mda5"]],
+                         ids=["every-plugin", "one-disabled"])
+def test_the_evaluate_report_builds_one_engine(args: list[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its glossary is read from the rule base that judged, not from a second evaluator
+    (with plugins disabled, the default one would be another)."""
+    from typer.testing import CliRunner
+
+    from jdm_cds import defaults
+    from jdm_cds.cli import app
+    from jdm_cds.report import glossary
+
+    built: list[frozenset[str]] = []
+    original = defaults.evaluator_for
+
+    def counted(plugins: defaults.Plugins) -> jdm_cds.Evaluator:
+        built.append(frozenset(plugins.names))
+        return original(plugins)
+
+    monkeypatch.setattr(defaults, "evaluator_for", counted)
+    defaults._evaluator.cache_clear()
+    glossary._default_glossary.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["evaluate", *args, str(EXAMPLE)])
+    finally:
+        defaults._evaluator.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert "Patient EX-MDA5" in result.output
+    assert len(built) == 1
+    assert ("anti_mda5" in built[0]) is not args
