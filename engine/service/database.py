@@ -30,7 +30,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -99,6 +99,23 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_SCHEMA_ATTEMPTS = 5
+
+
+def _create_schema(engine: Engine) -> None:
+    """The tables, created unless they exist. The workers of one service start together on
+    one database: two of them can both find a table missing and both create it, and the
+    second then fails ("already exists"). Trying again finds the tables the other made."""
+    for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == _SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+
+
 class Store:
     """The database of one service process (safe to share between its threads)."""
 
@@ -111,7 +128,7 @@ class Store:
             url, connect_args={"timeout": 30} if sqlite else {}, pool_pre_ping=not sqlite)
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        _create_schema(self.engine)
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lock = threading.Lock()
         self._next_purge = 0.0
