@@ -7,6 +7,7 @@ ASGI server (uvicorn with several workers, hypercorn, ...) can import it.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -107,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = State.build(chosen)
         holder["state"] = state
         app.state.service = state
+        # What start-up built (the compiled rule base, the models, the modules) lives as long
+        # as the process: kept out of the collector's full passes, each of which would
+        # otherwise walk it all again and stall every request of the worker (50 to 130 ms).
+        gc.freeze()
         if chosen.dev_no_auth:
             log.warning(DEV_MODE_BANNER)
         elif not chosen.issuers:

@@ -1,10 +1,10 @@
 """Load test of the CDS Hooks service (``make load``): patient-view with prefetch.
 
 Starts ``jdm-cds serve --workers W`` on 127.0.0.1 with a key made for the run; every request
-is a patient-view of ``examples/patient-mda5.yaml`` with its full prefetch and its own ES384
-token (signed before each phase, so that signing does not compete with the server). After a
-warm-up, two phases of ``S`` seconds each, with ``C`` concurrent clients (one keep-alive
-connection each):
+is a patient-view of ``examples/patient-mda5.yaml`` with its full prefetch and its own token,
+ES384 or RS384 (``--alg``; signed before each phase, so that signing does not compete with
+the server). After a warm-up, two phases of ``S`` seconds each, with ``C`` concurrent clients
+(one keep-alive connection each):
 
 1. **closed loop**: each client sends its next request as soon as its answer arrives. This
    is the service saturated: requests/s is its capacity on this machine, and latency is
@@ -17,13 +17,14 @@ connection each):
 
 For each phase: requests, errors (any status but 200, a body without cards), p50, p99 and
 maximum latency, offered and achieved requests/s, the server's CPU time per request, the
-share of the machine the load generator itself used, and the workers' resident memory at
-the start and end. The clients are a minimal asyncio HTTP/1.1 client (pre-built requests,
-Content-Length framing, uvloop when installed) so that they take as little of the machine
-as possible from the server they share it with.
+share of the machine the load generator itself used, the workers' resident memory at the
+start and end, and how many connections each worker holds. The clients are a minimal
+asyncio HTTP/1.1 client (pre-built requests, Content-Length framing, uvloop when installed)
+so that they take as little of the machine as possible from the server they share it with.
 
     python -m jdm_cds.service.load [--clients 50] [--seconds 30] [--workers 2]
                                    [--interval-ms 500] [--phases closed open] [--warm-up 5]
+                                   [--alg ES384|RS384]
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ from typing import Any
 import httpx
 import jwt
 import yaml
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 ISSUER = "https://load.test"
 PATH = "/cds-services/jdm-cds-patient-view"
@@ -113,6 +114,29 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / _TICK
 
 
+def _connections(pids: list[int], port: int) -> dict[int, int]:
+    """How many established connections to ``port`` each of ``pids`` holds (the kernel
+    gives each new connection to whichever worker accepts it first)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    held = {}
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            links = []
+        held[pid] = sum(link[8:-1] in inodes for link in links if link.startswith("socket:["))
+    return held
+
+
 # --- requests ----------------------------------------------------------------------------
 
 
@@ -120,15 +144,16 @@ class Tokens:
     """Tokens signed ahead of a phase; one more is signed on the spot if they run out (and
     counted, since signing then competes with the server)."""
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, aud: str) -> None:
+    def __init__(self, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, aud: str) -> None:
         self.key, self.aud = key, aud
+        self.alg = "ES384" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS384"
         self.ready: list[str] = []
         self.signed_during_run = 0
 
     def sign(self) -> str:
         now = int(time.time())
         return jwt.encode({"iss": ISSUER, "aud": self.aud, "iat": now, "exp": now + 290,
-                           "jti": str(uuid.uuid4())}, self.key, algorithm="ES384",
+                           "jti": str(uuid.uuid4())}, self.key, algorithm=self.alg,
                           headers={"kid": "load", "typ": "JWT"})
 
     def prepare(self, count: int) -> None:
@@ -194,6 +219,7 @@ class Phase:
     rss_start: dict[int, float] = field(default_factory=dict)
     rss_end: dict[int, float] = field(default_factory=dict)
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    connections: dict[int, int] = field(default_factory=dict)  # per worker, mid-phase
     tokens_signed_during_run: int = 0
 
     def quantile(self, q: float) -> float | None:
@@ -222,6 +248,7 @@ class Phase:
             "worker_rss_mib_start": {str(k): v for k, v in self.rss_start.items()},
             "worker_rss_mib_end": {str(k): v for k, v in self.rss_end.items()},
             "load_average_before": [round(x, 2) for x in self.load_before],
+            "connections_per_worker": {str(k): v for k, v in self.connections.items()},
         }
 
 
@@ -311,7 +338,12 @@ def run_phase(target: Target, server: int, name: str, clients: int, seconds: flo
             runs = [_open_client(target, phase, start + i * interval / clients, interval,
                                  deadline) for i in range(clients)]
         cpu = time.process_time(), _cpu_seconds(workers)
-        await asyncio.gather(*runs)
+
+        async def count() -> None:
+            await asyncio.sleep(seconds / 2)
+            phase.connections = _connections(workers, target.port)
+
+        await asyncio.gather(*runs, count())
         phase.seconds = time.perf_counter() - start
         phase.client_cpu_s = time.process_time() - cpu[0]
         phase.server_cpu_s = _cpu_seconds(workers) - cpu[1]
@@ -352,7 +384,8 @@ def _report(phase: Phase, workers: int) -> list[str]:
                  f"the machine; tokens signed during the run: {s['tokens_signed_during_run']}")
     for pid in phase.rss_start:
         lines.append(f"  worker {pid} memory: {phase.rss_start[pid]} -> "
-                     f"{phase.rss_end.get(pid, 0.0)} MiB")
+                     f"{phase.rss_end.get(pid, 0.0)} MiB, "
+                     f"{phase.connections.get(pid, 0)} connections mid-phase")
     lines.append("  load average before: " + ", ".join(f"{x:.2f}" for x in phase.load_before))
     if phase.errors:
         lines.append("  first errors: " + "; ".join(sorted(set(phase.errors))[:5]))
@@ -369,13 +402,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", nargs="+", choices=["closed", "open"],
                         default=["closed", "open"])
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds, closed loop")
+    parser.add_argument("--alg", choices=["ES384", "RS384"], default="ES384",
+                        help="the tokens' signature (verifying RS384 costs the server less)")
     parser.add_argument("--example", type=Path, default=Path("examples/patient-mda5.yaml"))
     args = parser.parse_args(argv)
 
     pid, prefetch = prefetch_of(args.example)
-    key = ec.generate_private_key(ec.SECP384R1())
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if args.alg == "ES384":
+        key = ec.generate_private_key(ec.SECP384R1())
+        public = ECAlgorithm.to_jwk(key.public_key())
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = RSAAlgorithm.to_jwk(key.public_key())
     folder = Path(tempfile.mkdtemp(prefix="jdm-cds-load-"))
-    jwk = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "load", "alg": "ES384"}
+    jwk = {**json.loads(public), "kid": "load", "alg": args.alg}
     (folder / "keys.json").write_text(json.dumps({"keys": [jwk]}))
     (folder / "service.yaml").write_text(yaml.safe_dump({
         "issuers": [{"iss": ISSUER, "jwks_file": "keys.json"}],
@@ -423,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
         log.close()
     print(f"patient-view of {args.example} with prefetch ({len(body) // 1024} KiB), "
+          f"{args.alg} tokens, "
           f"{args.workers} workers, {os.cpu_count()} cores, uvicorn on {host}")
     for phase in phases:
         print("\n".join(_report(phase, args.workers)))
