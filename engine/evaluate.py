@@ -93,11 +93,12 @@ class Evaluator:
         # A visit that no judgement needs is asserted only if a per-visit alert could match
         # it (it holds a key such a rule needs): each asserted fact costs at least one firing.
         self._watch = rulebase.visit_watch()
-        self._engine_keys = {scope: tuple(sorted(rulebase.engine_keys(scope)))
+        self._engine_keys = {scope: frozenset(rulebase.engine_keys(scope))
                              for scope in get_args(Scope)}
 
     def _engine_view(self, fact: Fact, scope: Scope) -> Fact:
-        return {key: fact[key] for key in self._engine_keys[scope] if key in fact}
+        keys = self._engine_keys[scope]
+        return {key: value for key, value in fact.items() if key in keys}
 
     def _watched(self, fact: Fact) -> bool:
         return self._watch is None or not self._watch.isdisjoint(fact)

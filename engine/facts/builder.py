@@ -157,8 +157,9 @@ def _dose(tl: Timeline, i: int, fact: Fact, p: Mapping[str, Any]) -> tuple[Any, 
     """(dose per kg or a DetailedValue saying why it is unknown, where it came from),
     computed once a visit: it depends only on the fields it names, their values at this
     visit, the treatment and the timeline."""
-    names = (p["per_kg"], p["per_day"], p["weight"])
-    key = (i, p.get("treatment"), *names, *(fact.get(name) for name in names))
+    per_kg, per_day, weight = p["per_kg"], p["per_day"], p["weight"]
+    key = (i, p.get("treatment"), per_kg, per_day, weight, fact.get(per_kg), fact.get(per_day),
+           fact.get(weight))
     found = tl._doses.get(key)
     if found is None:
         found = tl._doses[key] = _dose_of(tl, i, fact, p)

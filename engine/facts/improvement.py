@@ -65,7 +65,8 @@ class Change:
     def exceeds(self, percent: float) -> bool:
         """``gain x 100 > percent x scale``: the band edge is passed (not just reached)."""
         right = percent * self._scale
-        if _clear(self._gain, right, self._size + abs(percent) * self._span):
+        magnitude = self._size + abs(percent) * self._span  # _clear, inlined: the hot path
+        if magnitude > _TINY and abs(self._gain - right) > _MARGIN * magnitude:
             return self._gain > right
         gain, scale = self._exact()
         return _EXACT.multiply(gain, _HUNDRED) > _EXACT.multiply(exact(percent), scale)
