@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import durable_rules_engine as core
-
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.facts.builder import Fact
 from jdm_cds.language.rulebase import RULES_DIR, load_rulebase
 from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.patient import Patient
-from jdm_cds.runtime import _NO_STATE, Session, to_json
+from jdm_cds.runtime import Session
 
 ANTIBODIES = ("anti-MDA5", "anti-NXP2", "anti-TIF1g", "anti-Mi-2", "anti-SAE", "negative")
 JAK_SHARE = 0.85  # most of the cohort is on a JAK inhibitor, as in the study
@@ -205,31 +203,11 @@ def run_pipeline(evaluator: Evaluator, cohort: Sequence[Patient], explain: bool 
             run.latencies.append(clock() - start)
         if floor:
             start, cpu = clock(), cpu_clock()
-            replay(evaluator, asserted[0])
+            evaluator.runtime.replay(asserted[0])
             run.engine_cpu += cpu_clock() - cpu
             run.engine_seconds += clock() - start
     run.seconds = sum(run.latencies)
     return run
-
-
-def replay(evaluator: Evaluator, batches: Batches) -> None:
-    """The engine alone: the same facts, call by call, asserted into the same
-    compiled rule base (a session of its own), every firing taken, then the facts
-    retracted, through durable_rules' C core as the runtime does it. What is left of an
-    evaluation is the pipeline's own cost: building facts, reading firings, explaining."""
-    handle = evaluator.runtime._handle
-    sent = []
-    for facts in batches:
-        batch = [{**fact, "sid": "floor"} for fact in facts]
-        sent += batch
-        result = core.assert_facts(handle, to_json(batch))
-        state = 0 if result[0] == _NO_STATE else result[1]
-        started = core.start_action_for_state(handle, state)
-        message = started[1] if started else None
-        while message:
-            message = core.complete_and_start_action(handle, state)
-    if sent:
-        core.retract_facts(handle, to_json(sent))
 
 
 # --- command line ---------------------------------------------------------------------
