@@ -34,6 +34,8 @@ def serve(
 
     from jdm_cds.service.auth import loopback
     from jdm_cds.service.settings import CONFIG_ENV, DEV_NO_AUTH_ENV, ConfigError, load_settings
+    from jdm_cds.service.workers import balanced
+    from jdm_cds.service.workers import run as run_workers
 
     if dev_no_auth and not loopback(host):
         stderr.print(f"--dev-no-auth binds to localhost only, not {host}", style="bold red")
@@ -46,12 +48,20 @@ def serve(
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
     os.environ[DEV_NO_AUTH_ENV] = "1" if dev_no_auth else "0"
-    uvicorn.run("jdm_cds.service:app", host=host, port=port, workers=workers,
-                log_level=log_level, log_config=_log_config(log_level.upper()),
-                access_log=access_log, server_header=False,
-                # EHRs keep connections open between calls; uvicorn's default (5 s) closes
-                # them under a client that is about to reuse one.
-                timeout_keep_alive=30)
+    options: dict[str, Any] = dict(
+        host=host, port=port, log_level=log_level, log_config=_log_config(log_level.upper()),
+        access_log=access_log, server_header=False,
+        # EHRs keep connections open between calls; uvicorn's default (5 s) closes them
+        # under a client that is about to reuse one.
+        timeout_keep_alive=30)
+    if workers > 1 and balanced():
+        # A listening socket per worker: uvicorn's shared one lets one worker take nearly
+        # every connection (jdm_cds.service.workers).
+        status = run_workers(uvicorn.Config("jdm_cds.service:app", **options), workers)
+        if status:
+            raise typer.Exit(status)
+        return
+    uvicorn.run("jdm_cds.service:app", workers=workers, **options)
 
 
 def _log_config(level: str) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""``jdm-cds serve --workers N``: each worker accepts on its own socket (SO_REUSEPORT), so
+that connections are spread over the workers; a worker that dies is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import JDM_CDS, free_port
+
+from jdm_cds.service.load import _connections, _workers
+from jdm_cds.service.workers import balanced, listening_sockets
+
+pytestmark = pytest.mark.skipif(not balanced(), reason="SO_REUSEPORT balancing is Linux's")
+CONNECTIONS = 40
+
+
+def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(base + "/cds-services", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
+def _held(workers: list[int], port: int, expected: int) -> dict[int, int]:
+    """The connections each worker holds, once all ``expected`` are accepted."""
+    deadline = time.monotonic() + 10
+    held = _connections(workers, port)
+    while sum(held.values()) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        held = _connections(workers, port)
+    return held
+
+
+def test_listening_sockets_share_one_port() -> None:
+    sockets = listening_sockets("127.0.0.1", 0, 3, 16)
+    try:
+        assert len({sock.getsockname() for sock in sockets}) == 1
+        assert all(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    replaced: list[int] = []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JDM_CDS_SERVICE")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(JDM_CDS), "serve", "--port", str(port), "--workers", "2", "--dev-no-auth"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env={**env, "HOME": str(tmp_path)})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _ready(base, process, log)
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        # Opened all at once, as the load test's clients are: uvicorn's shared socket gave
+        # nearly all of them to one worker.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+        held = _held(workers, port, CONNECTIONS)
+        for client in clients:
+            client.close()
+        assert sum(held.values()) == CONNECTIONS, held
+        assert min(held.values()) >= CONNECTIONS // 5, held
+
+        # A worker that dies is replaced, on the same socket: every request is answered.
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while len(replaced := _workers(process.pid)) < 2 or workers[0] in replaced:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        # Requests that reach its socket while it starts wait in the socket's backlog.
+        with httpx.Client(timeout=90) as client:
+            for _ in range(20):
+                # A new connection each time: each lands on either socket.
+                assert client.get(base + "/cds-services",
+                                  headers={"Connection": "close"}).status_code == 200
+        assert "ended (exit code -9); starting another" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    # SIGTERM to the service ends every worker with it.
+    assert replaced and not any(Path(f"/proc/{pid}").exists() for pid in replaced)
