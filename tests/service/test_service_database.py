@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from jdm_cds.service.database import Store
 
@@ -47,3 +49,28 @@ def test_workers_starting_together_on_a_new_database_all_start(tmp_path: Path) -
         assert not stores[-1].first_use("https://ehr.test", "jti-1", 2**31 - 1)
         for store in stores:
             store.close()
+
+
+def test_a_token_id_is_refused_the_second_time_on_any_thread_and_after_a_broken_connection(
+        tmp_path: Path) -> None:
+    """Each thread writes token ids through a connection of its own, kept between requests;
+    a replay is refused whichever thread (or worker) saw the id first, and a connection that
+    broke is replaced by the next request."""
+    store = Store(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+    try:
+        assert store.first_use("https://ehr.test", "a", 2**31 - 1)
+        seen: list[bool] = []
+        thread = threading.Thread(target=lambda: seen.append(
+            store.first_use("https://ehr.test", "a", 2**31 - 1)))
+        thread.start()
+        thread.join()
+        assert seen == [False]
+        assert store.first_use("https://ehr.test", "b", 2**31 - 1)
+        # The database drops this thread's connection (as a restarted server would).
+        store._token_connection().connection.dbapi_connection.close()  # type: ignore[union-attr]
+        with pytest.raises(DBAPIError):
+            store.first_use("https://ehr.test", "c", 2**31 - 1)
+        assert store.first_use("https://ehr.test", "c", 2**31 - 1)
+        assert not store.first_use("https://ehr.test", "b", 2**31 - 1)
+    finally:
+        store.close()
