@@ -118,3 +118,65 @@ def test_exit_codes_are_those_the_readme_states(tmp_path: Path) -> None:
     assert run("rules", "check", broken_pack).exit_code == 2
     assert run("evaluate", "--format", "xml", EXAMPLE).exit_code == 2
     assert run("--plugin-timeout", "-1", "evaluate", EXAMPLE).exit_code == 2
+
+
+# --- the program builds only the command it runs (jdm_cds.cli.app.CommandLine) ----------
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["evaluate", "x.yaml"], "evaluate"),
+    (["--plugin-timeout", "0", "cohort", "d"], "cohort"),
+    (["--plugin-timeout=5", "rules", "check"], "rules"),
+    (["--plugin-timeout"], None),
+    (["--plugin-timeout", "evaluate"], None),  # the value, not a command
+    (["--version", "evaluate"], None),
+    (["-h"], None),
+    (["--", "evaluate"], None),
+    ([], None),
+])
+def test_the_command_named_on_the_command_line(argv: list[str], named: str | None) -> None:
+    from jdm_cds.cli.app import named_command
+
+    assert named_command(argv) == named
+
+
+def test_the_global_options_with_a_value_are_those_the_command_line_skips() -> None:
+    import typer.main
+
+    from jdm_cds.cli.app import _GLOBAL_VALUES
+
+    group = typer.main.get_command(app)
+    taking = {opt for param in group.params if getattr(param, "is_flag", True) is False
+              for opt in param.opts}
+    assert taking == set(_GLOBAL_VALUES)
+
+
+def _every_command() -> list[list[str]]:
+    names = [info.name or info.callback.__name__.replace("_", "-")
+             for info in app.registered_commands if info.callback is not None]
+    found = [[name] for name in names]
+    for group in app.registered_groups:
+        assert group.name is not None and group.typer_instance is not None
+        found.append([group.name])
+        found += [[group.name, info.name or info.callback.__name__.replace("_", "-")]
+                  for info in group.typer_instance.registered_commands
+                  if info.callback is not None]
+    return found
+
+
+@pytest.mark.parametrize("words", _every_command(), ids=" ".join)
+def test_a_command_built_alone_reads_as_in_the_whole_application(words: list[str]) -> None:
+    from jdm_cds.cli.app import CommandLine
+
+    assert isinstance(app, CommandLine)
+    alone = app.only(words[0])
+    assert len(alone.registered_commands) + len(alone.registered_groups) == 1
+    for args in ([*words, "-h"], [*words, "--no-such-option"]):
+        whole = CliRunner().invoke(app, args, env={"COLUMNS": "100"})
+        built = CliRunner().invoke(alone, args, env={"COLUMNS": "100"})
+        assert (built.exit_code, built.output) == (whole.exit_code, whole.output)
+    assert whole.exit_code == 2  # the unknown option is refused: the test can fail
+
+
+def test_anything_but_a_command_gets_the_whole_application() -> None:
+    assert app.only(None) is app
+    assert app.only("no-such-command") is app

@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
-from typing import Annotated
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+from typer.main import get_command_name
 
 from jdm_cds.cli import (
     cohort,
@@ -27,7 +32,53 @@ from jdm_cds.cli import (
 from jdm_cds.cli.common import parse_budget, settings, stdout
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
-app = typer.Typer(
+
+class CommandLine(typer.Typer):
+    """The application. Run as the program (``app()``, as the ``jdm-cds`` script does), it
+    builds the parser of the one command its arguments name, not of every command: typer
+    reads every option of every command from the functions' signatures, which costs more
+    than a short command's own work. The command's options, help and errors are the same
+    either way (the global options and callback are kept); without a command, with a global
+    option other than ``--plugin-timeout``, with a name that is no command, or when a shell
+    asks for completions, the whole application runs, which lists what there is.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or any(name.startswith("_") and name.endswith("_COMPLETE")
+                                 for name in os.environ):
+            return super().__call__(*args, **kwargs)
+        return typer.Typer.__call__(self.only(named_command(sys.argv[1:])))
+
+    def only(self, name: str | None) -> typer.Typer:
+        """This application with only the command or group ``name`` (itself when no such)."""
+        commands = [info for info in self.registered_commands
+                    if info.callback is not None
+                    and (info.name or get_command_name(info.callback.__name__)) == name]
+        groups = [info for info in self.registered_groups if info.name == name]
+        if name is None or not (commands or groups):
+            return self
+        one = copy.copy(self)
+        one.registered_commands, one.registered_groups = commands, groups
+        return one
+
+
+# The global options that take a value: the command name comes after it.
+_GLOBAL_VALUES = ("--plugin-timeout",)
+
+
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command the arguments name, past the global options that take a value (None:
+    none, or another option first: help, --version, ...)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _GLOBAL_VALUES:
+            next(tokens, None)
+        elif not token.startswith(tuple(f"{option}=" for option in _GLOBAL_VALUES)):
+            return None if token.startswith("-") else token
+    return None
+
+
+app = CommandLine(
     no_args_is_help=True,
     # Inherited by every command and group: -h is help everywhere.
     context_settings={"help_option_names": ["-h", "--help"]},
