@@ -1,5 +1,15 @@
 """The ``jdm-cds`` command line (``app`` is its entry point)."""
 
-from jdm_cds.cli.app import app
+import gc
+
+# As for the package (jdm_cds/__init__.py): the command line's imports (typer, rich, every
+# command) build objects that live as long as the process; the collector is paused meanwhile.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from jdm_cds.cli.app import app
+finally:
+    if _collecting:
+        gc.enable()
 
 __all__ = ["app"]
