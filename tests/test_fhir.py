@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from jdm_cds.interop.fhir import (
     patient_from_resources,
 )
 from jdm_cds.interop.fhir.guidance import guidance_bundle
-from jdm_cds.model.reading import PatientFileError, load_patient
+from jdm_cds.model.reading import MAX_VISITS_SETTING, PatientFileError, load_patient
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data" / "fhir"
@@ -361,3 +362,18 @@ def test_real_shape_fixtures_are_current(tmp_path: Path) -> None:
     assert written
     for path in written:
         assert (tmp_path / path).read_text("utf-8") == (DATA / path).read_text("utf-8"), path
+
+
+def test_a_bundle_is_held_to_the_visit_limit_of_a_patient_file(tmp_path: Path) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(example_bundle()))
+    visits = len(load_patient(EXAMPLE).visits)
+    runner = CliRunner()
+    try:
+        few = runner.invoke(app, ["evaluate", "--max-visits", str(visits - 1), str(path)])
+        enough = runner.invoke(app, ["evaluate", "--max-visits", str(visits), str(path)])
+    finally:
+        os.environ.pop(MAX_VISITS_SETTING, None)
+    assert few.exit_code == 1 and enough.exit_code == 0
+    assert (f"{visits} visits (dates with an observation or an adverse event), more than the "
+            f"limit of {visits - 1} (--max-visits)") in few.stderr

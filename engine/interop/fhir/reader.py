@@ -36,7 +36,7 @@ from jdm_cds.interop.fhir.extensions import read_extensions
 from jdm_cds.interop.fhir.mapping import Mapping, default_mapping
 from jdm_cds.model.assessment import UnmappedResource
 from jdm_cds.model.patient import Patient
-from jdm_cds.model.reading import PatientFileError, Problem, validation_problems
+from jdm_cds.model.reading import PatientFileError, Problem, ReadLimits, validation_problems
 
 UCUM = "http://unitsofmeasure.org"
 BUNDLE_TYPES = frozenset({"collection", "searchset", "transaction", "document", "batch"})
@@ -566,6 +566,13 @@ class _Reader:
         data["antibodies"] = list(self.antibodies)
         data["treatments"] = [course for course, _ in self.treatments]
         days = sorted(set(self.visits) | set(self.visit_events))
+        # The limit a YAML or JSON file is held to: each date with an observation or an
+        # adverse event is a visit, and a bundle within the size limit could hold thousands.
+        limit = ReadLimits.from_environment().max_visits
+        if len(days) > limit:
+            raise PatientFileError(self.label, [Problem(
+                "visits", f"{len(days):,} visits (dates with an observation or an adverse "
+                f"event), more than the limit of {limit:,} (--max-visits)")])
         provenance: dict[tuple[Any, ...], str] = {}
         visits = []
         for i, day in enumerate(days):
