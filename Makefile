@@ -63,7 +63,8 @@ bench-scale: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench_scale --patients $(SIZES) --formats $(FORMATS)
 
 # The CDS Hooks service under load: 50 clients for 30 s on patient-view with prefetch, 2
-# workers (README "CDS Hooks service"). LOAD_ARGS="--clients 100 --seconds 60" to change.
+# workers (README "CDS Hooks service"). LOAD_ARGS="--clients 100 --seconds 60" to change,
+# LOAD_ARGS="--alg RS384" for RS384 tokens (ES384 by default).
 load: $(STAMP)
 	$(BIN)/python -m jdm_cds.service.load $(LOAD_ARGS)
 
