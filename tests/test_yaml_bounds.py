@@ -1,14 +1,18 @@
-"""The one-pass check of alias-free files says what the whole check says, on any graph."""
+"""The one-pass check of alias-free files says what the whole check says, on any graph; and
+a plain tree read in one pass is what the whole path (the bounds, then the constructor)
+reads, on any document."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jdm_cds.model import yaml12
 from jdm_cds.model.yaml12 import MAX_ALIAS_NODES, MAX_DEPTH, _check_graph, check_bounds
 
 FIXED = [
@@ -72,3 +76,77 @@ def documents(draw: st.DrawFn) -> str:
 @given(documents())
 def test_generated_graphs_agree(text: str) -> None:
     assert outcome(check_bounds, text) == outcome(_check_graph, text)
+
+
+# --- a plain tree in one pass -------------------------------------------------------------
+
+SCALAR_TEXTS = ["0170", "1:30", "yes", "~", "null", "", "true", "tRue", "0o17", "0x1F", "1e3",
+                ".5", ".inf", ".NaN", "2020-01-30", "'0170'", '"yes"', "abc", "'<<'", "<<",
+                "1", "01"]
+TAGS = ["", "", "", "!!str ", "!!int ", "!!float ", "!!bool ", "!!null ", "!!seq ", "!!map ",
+        "!thing "]
+
+
+@st.composite
+def tagged_documents(draw: st.DrawFn) -> str:
+    """Flow mappings and sequences of the dialect's scalars, with tags (right, wrong and
+    unknown), anchors and aliases, repeated, merge and collection keys."""
+    anchors: list[str] = []
+
+    def node(depth: int) -> str:
+        tag = draw(st.sampled_from(TAGS))
+        choice = draw(st.integers(0, 3 if depth < 4 else 1))
+        if choice == 1 and anchors:
+            return "*" + draw(st.sampled_from(anchors))
+        if choice <= 1:
+            text = tag + draw(st.sampled_from(SCALAR_TEXTS))
+        elif choice == 2:
+            text = tag + "[" + ", ".join(node(depth + 1)
+                                         for _ in range(draw(st.integers(0, 3)))) + "]"
+        else:
+            pairs = []
+            for _ in range(draw(st.integers(0, 3))):
+                key = (draw(st.sampled_from(["a", "b", "1", "<<", "'<<'", "!!int 1", "true"]))
+                       if draw(st.integers(0, 5)) else "? " + node(depth + 1))
+                pairs.append(f"{key}: {node(depth + 1)}")
+            text = tag + "{" + ", ".join(pairs) + "}"
+        if draw(st.integers(0, 4)) == 0:
+            anchors.append(f"x{len(anchors)}")
+            return f"&{anchors[-1]} {text}"
+        return text
+
+    return node(1)
+
+
+def read(text: str, loader: type) -> tuple[str, str]:
+    try:
+        return "ok", repr(yaml12.load(text, loader, loader))
+    except yaml.YAMLError as error:
+        return type(error).__name__, str(error)
+
+
+# The dialect's loaders, as a subclass (the rule loader's) has them: the whole path.
+WHOLE = [type("Whole", (loader,), {}) for loader in (yaml12.Loader12, yaml12.PyLoader12)]
+
+
+@pytest.mark.parametrize("text", [*FIXED, "a: 1\na: 2\n", "<<: {a: 1}\n", "? [a]\n: 1\n",
+                                  "a: !!int x\n", "a: !thing x\n", "1: a\n1.0: b\n",
+                                  "true: a\nTrue: b\n", "!!seq 12\n", "[" * 101 + "]" * 101])
+def test_a_plain_tree_reads_as_the_whole_path_reads_it(text: str) -> None:
+    for plain, whole in zip((yaml12.Loader12, yaml12.PyLoader12), WHOLE, strict=True):
+        assert read(text, plain) == read(text, whole)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tagged_documents())
+def test_generated_documents_read_as_the_whole_path_reads_them(text: str) -> None:
+    for plain, whole in zip((yaml12.Loader12, yaml12.PyLoader12), WHOLE, strict=True):
+        assert read(text, plain) == read(text, whole)
+
+
+def test_most_files_are_plain_trees() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for path in [root / "examples" / "patient-mda5.yaml",
+                 *sorted((root / "features" / "study_cases").glob("*.yaml"))]:
+        node = yaml.compose(path.read_text(), Loader=yaml12.Loader12)
+        assert yaml12.plain_tree(node) == yaml12.load(path.read_text(), *WHOLE[:1] * 2)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.composer import Composer
@@ -99,13 +99,30 @@ def _core_float(text: str) -> float:
     return float(text)
 
 
+_Kind = TypeVar("_Kind", bound=Node)
+
+
+_NAMES: dict[type[Node], str] = {ScalarNode: "a scalar", SequenceNode: "a sequence",
+                                  MappingNode: "a mapping"}
+
+
+def _expect(node: Node, kind: type[_Kind]) -> _Kind:
+    """``node`` as a node of ``kind``; a tag written on a node of another kind (``!!seq
+    12``) is refused, with its line."""
+    if not isinstance(node, kind):
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise ConstructorError(None, None, f"expected {_NAMES[kind]}, found "
+                               f"{_NAMES.get(type(node), 'a node')} (tagged {tag})",
+                               node.start_mark)
+    return node
+
+
 class Constructor12(BaseConstructor):
     """Builds Python values for the core tags; refuses duplicate keys and other tags."""
 
     def construct_scalar_as(self, node: Node, convert: Callable[[str], Any],
                             pattern: re.Pattern[str], what: str) -> Any:
-        assert isinstance(node, ScalarNode)
-        text = self.construct_scalar(node)
+        text = self.construct_scalar(_expect(node, ScalarNode))
         if not pattern.fullmatch(text):
             raise ConstructorError(None, None, f"{text!r} is not {what}", node.start_mark)
         return convert(text)
@@ -124,20 +141,19 @@ class Constructor12(BaseConstructor):
         self.construct_scalar_as(node, lambda text: None, _CORE_NULL, "null")
 
     def construct_str(self, node: Node) -> str:
-        assert isinstance(node, ScalarNode)
-        return self.construct_scalar(node)
+        return self.construct_scalar(_expect(node, ScalarNode))
 
     def construct_seq(self, node: Node) -> Any:
-        assert isinstance(node, SequenceNode)
+        sequence = _expect(node, SequenceNode)
         items: list[Any] = []
         yield items
-        items.extend(self.construct_sequence(node))
+        items.extend(self.construct_sequence(sequence))
 
     def construct_map(self, node: Node) -> Any:
-        assert isinstance(node, MappingNode)
+        members = _expect(node, MappingNode)
         mapping: dict[Hashable, Any] = {}
         yield mapping
-        mapping.update(self.construct_mapping(node))
+        mapping.update(self.construct_mapping(members))
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         if not isinstance(node, MappingNode):
@@ -276,8 +292,68 @@ class _Bounded:
         node = loader.get_single_node()
         if node is None:
             return None
+        if type(self) in _PLAIN_LOADERS:  # not a subclass that constructs more
+            value = plain_tree(node)
+            if value is not NOT_PLAIN:
+                return value
         check_bounds(node)
         return loader.construct_document(node)
+
+
+NOT_PLAIN = object()  # plain_tree's answer for a document it leaves to the whole path
+
+
+class _NotPlain(Exception):
+    pass
+
+
+_CONVERT: dict[str, tuple[re.Pattern[str], Callable[[str], Any]]] = {
+    _INT: (_CORE_INT, _core_int),
+    _FLOAT: (_CORE_FLOAT, _core_float),
+    _BOOL: (_CORE_BOOL, lambda text: text.lower() == "true"),
+    _NULL: (_CORE_NULL, lambda text: None),
+}
+
+
+def plain_tree(root: Node) -> Any:
+    """The document's value in one pass, when it is what almost every file is: a tree (no
+    node reached twice, so no alias), within ``MAX_DEPTH``, of core-tagged nodes whose
+    scalars match their tags, with text or number keys, none repeated and none a merge key.
+    Then it is what ``check_bounds`` and ``Constructor12`` give; else ``NOT_PLAIN``, and
+    they read it (and say what is wrong, with its line)."""
+    seen: set[int] = set()
+
+    def build(node: Node, level: int) -> Any:
+        if level > MAX_DEPTH or id(node) in seen:
+            raise _NotPlain
+        seen.add(id(node))
+        kind, tag = type(node), node.tag
+        if kind is ScalarNode:
+            if tag == _STR:
+                return node.value
+            pattern, convert = _CONVERT.get(tag) or (None, None)
+            if pattern is None or convert is None or not pattern.fullmatch(node.value):
+                raise _NotPlain
+            return convert(node.value)
+        if kind is SequenceNode and tag == _SEQ:
+            return [build(child, level + 1) for child in node.value]
+        if kind is not MappingNode or tag != _MAP:
+            raise _NotPlain
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not ScalarNode or (key_node.value == "<<"
+                                                    and not key_node.style):
+                raise _NotPlain
+            key = build(key_node, level + 1)
+            if key in mapping:
+                raise _NotPlain
+            mapping[key] = build(value_node, level + 1)
+        return mapping
+
+    try:
+        return build(root, 1)
+    except _NotPlain:
+        return NOT_PLAIN
 
 
 class PyLoader12(_Bounded, Reader, Scanner, Parser, _DepthComposer, Constructor12, Resolver12):
@@ -312,6 +388,9 @@ if HAVE_LIBYAML:
     Loader12: type = CLoader12
 else:  # pragma: no cover - PyYAML built without libyaml
     Loader12 = PyLoader12
+
+# The loaders of the dialect as it is (the rule loader's subclasses add line marks).
+_PLAIN_LOADERS = frozenset({PyLoader12, Loader12})
 
 
 # Syntax errors are reported as PyYAML's own parser words them (its messages name the
