@@ -154,3 +154,28 @@ def test_a_window_emptied_in_one_round_is_fed_again(tmp_path: Path) -> None:
 
     assert not runner.is_alive(), "the pool waited with nothing in flight"
     assert [r.patient_id for r in results] == [f"P-{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_the_json_written_is_orjson_of_the_models_json_dump(explain: bool) -> None:
+    # The entries are written by the model's own JSON writer: the bytes orjson writes of
+    # model_dump(mode="json"), as they always were, one line or indented.
+    import random
+
+    import orjson
+
+    from jdm_cds.bench import make_patient
+    from jdm_cds.cohort.work import evaluator_of, run_item
+    from jdm_cds.model.reading import load_patient
+
+    evaluator = evaluator_of(Task("assess").engines[0])
+    rng = random.Random(3)
+    patients = [load_patient(path) for path in [EXAMPLE, *sorted(CASES.glob("*.yaml"))]]
+    patients += [make_patient(rng, index, 6) for index in range(30)]
+    for how, option in (("line", 0), ("indent", orjson.OPT_INDENT_2)):
+        task = Task("assess", json=how, explain=explain)  # type: ignore[arg-type]
+        for index, patient in enumerate(patients):
+            item = WorkItem(index, patient.id, line=patient.model_dump_json().encode())
+            written = run_item(item, task, [evaluator]).json
+            expected = evaluator.evaluate(patient, explain=explain).model_dump(mode="json")
+            assert written == orjson.dumps(expected, option=option)

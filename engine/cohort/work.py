@@ -226,13 +226,19 @@ def _keep_assessment(assessment: Assessment, task: Task, result: Result,
     result.warnings = [f"{assessment.patient_id}: plugin '{error.plugin}' failed in "
                        f"{error.hook}: {error.error}" for error in assessment.errors]
     if task.json is not None:
-        result.json = _dumps(assessment.model_dump(mode="json"), task.json)
+        result.json = _assessment_json(assessment, task.json)
     if task.text and keep_value:
         result.value = assessment
     if task.tables:
         from jdm_cds.cohort.tables import assessment_rows
 
         result.tables = assessment_rows(result.label, assessment)
+
+
+def _assessment_json(assessment: Assessment, how: Literal["indent", "line"]) -> bytes:
+    # The model's own JSON writer, straight to text: the same bytes as orjson writes of
+    # its model_dump(mode="json") (tests/test_parallel.py), without building that dict.
+    return assessment.model_dump_json(indent=2 if how == "indent" else None).encode()
 
 
 def _dumps(data: Any, how: Literal["indent", "line"]) -> bytes:

@@ -50,10 +50,6 @@ def _victim_builder(self: Any, *rest: Any) -> bool:
     return bool(self.tl.patient.id == VICTIM)
 
 
-def _victim_dump(data: Any, how: Any) -> bool:
-    return isinstance(data, dict) and data.get("patient_id") == VICTIM
-
-
 def _victim_assessment(assessment: Any, *rest: Any) -> bool:
     return bool(assessment.patient_id == VICTIM)
 
@@ -68,7 +64,7 @@ STAGES: dict[str, tuple[Any, str, Callable[..., bool]]] = {
     "engine": (Session, "assert_facts", _victim_session),
     "explanation": (_Builder, "judgement", _victim_builder),
     "rendering": (jdm_cds.report.text, "render_text", _victim_assessment),
-    "serialising": (jdm_cds.cohort.work, "_dumps", _victim_dump),
+    "serialising": (jdm_cds.cohort.work, "_assessment_json", _victim_assessment),
 }
 
 
