@@ -647,6 +647,29 @@ def test_iter_patient_files(tmp_path: Path) -> None:
     ]
 
 
+def test_a_folder_lists_what_rglob_lists_in_the_order_of_paths(tmp_path: Path) -> None:
+    # The files under a folder, as Path.rglob and sorted Paths give them: hidden files and
+    # folders, suffixes in capitals or without a stem, names that sort differently as text
+    # and as paths (a-b/ and a/), a folder named like a file, links to files, to folders
+    # (not entered) and to nothing.
+    names = ["a/x.yaml", "a-b/x.yaml", "a.yaml", "A.YAML", "..yaml", ".yaml", "b.yaml.",
+             "c.json", "d.yml", "e.txt", "z/y/x/w.json", "z/a.yaml", "dir.yaml/in.yaml",
+             ".hidden/h.yaml", "b c/\u00e9.yaml"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "to-folder").symlink_to(tmp_path / "a")
+    (tmp_path / "to-folder.yaml").symlink_to(tmp_path / "a")
+    (tmp_path / "to-file.json").symlink_to(tmp_path / "c.json")
+    (tmp_path / "to-nothing.yaml").symlink_to(tmp_path / "nothing")
+
+    expected = sorted(f for f in tmp_path.rglob("*")
+                      if f.is_file() and f.suffix.lower() in (".yaml", ".yml", ".json"))
+
+    assert iter_patient_files([tmp_path]) == expected
+    assert len(expected) == 13
+
+
 # --- robustness --------------------------------------------------------------
 
 vocabulary = st.sampled_from(

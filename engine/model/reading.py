@@ -446,8 +446,36 @@ def iter_patient_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = (f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _FORMATS)
-            files.extend(sorted(found))
+            files.extend(path.joinpath(*parts) for parts in sorted(_patient_files_under(path)))
         else:
             files.append(path)
     return files
+
+
+def _patient_files_under(folder: Path) -> list[tuple[str, ...]]:
+    """The patient files under ``folder`` as their path parts below it, in any order: what
+    ``folder.rglob("*")`` gives that is a file (or a link to one) with a patient file's
+    suffix; folders reached through a link are not entered, unreadable ones are skipped.
+    One ``scandir`` a folder, without a ``Path`` or a ``stat`` a file (a cohort folder can
+    hold a million files); sorted, the parts give the order of the ``Path`` objects."""
+    found: list[tuple[str, ...]] = []
+    folders: list[tuple[str, tuple[str, ...]]] = [(os.fspath(folder), ())]
+    while folders:
+        where, parts = folders.pop()
+        try:
+            with os.scandir(where) as listing:
+                entries = list(listing)
+        except PermissionError:
+            continue
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                folders.append((entry.path, (*parts, entry.name)))
+            elif _suffix(entry.name).lower() in _FORMATS and entry.is_file():
+                found.append((*parts, entry.name))
+    return found
+
+
+def _suffix(name: str) -> str:
+    """A file name's suffix as ``Path.suffix`` has it (none for ``.yaml`` or ``a.``)."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""

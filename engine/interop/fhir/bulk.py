@@ -26,8 +26,8 @@ SUFFIX = ".ndjson"
 def is_bulk_export(folder: str | os.PathLike[str]) -> bool:
     """A folder holding at least one ``.ndjson`` file (a Bulk Data export)."""
     path = Path(folder)
-    return path.is_dir() and any(f.suffix.lower() == SUFFIX for f in path.iterdir()
-                                 if f.is_file())
+    return path.is_dir() and any(f.suffix.lower() == SUFFIX and f.is_file()
+                                 for f in path.iterdir())  # a stat only for .ndjson names
 
 
 def _patient_of(resource: dict[str, Any]) -> str | None:
