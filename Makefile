@@ -56,11 +56,15 @@ bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.interop.fhir.bench
 
 # Cohorts at scale: YAML, JSON and JSON Lines through cohort with --jobs 1, --jobs 2 and
-# Dask; start-up time. SIZES=10000 100000 (and 1000000 FORMATS=jsonl) to choose.
+# Dask; start-up time. SIZES="10000 100000" (and SIZES=1000000 FORMATS=jsonl RUNNERS=jobs2)
+# to choose; BENCH_SCALE_ARGS="--memory --cohort-dir DIR" adds evaluate's memory over a
+# run and keeps the generated cohorts for the next run (python -m jdm_cds.bench_scale -h).
 SIZES ?= 10000
 FORMATS ?= yaml json jsonl
+RUNNERS ?= jobs1 jobs2 dask2
 bench-scale: $(STAMP)
-	$(BIN)/python -m jdm_cds.bench_scale --patients $(SIZES) --formats $(FORMATS)
+	$(BIN)/python -m jdm_cds.bench_scale --patients $(SIZES) --formats $(FORMATS) \
+		--runners $(RUNNERS) $(BENCH_SCALE_ARGS)
 
 # The CDS Hooks service under load: 50 clients for 30 s on patient-view with prefetch, 2
 # workers (README "CDS Hooks service"). LOAD_ARGS="--clients 100 --seconds 60" to change,

@@ -80,3 +80,42 @@ def test_bench_scale_measures_each_run_and_the_ratios(tmp_path: Path) -> None:
     runs = {"jobs1": Run(10.0, 1, 1, 0), "jobs2": Run(5.0, 1, 1, 0), "dask2": Run(6.0, 1, 1, 0)}
     assert ratios(runs) == ("--jobs 2 / --jobs 1: 2.00x (target >= 1.7x); Dask time / "
                             "--jobs 2 time: 1.20x (target <= 1.5x)")
+
+
+def test_bench_scale_reuses_a_kept_cohort_and_says_whether_memory_is_flat(
+        tmp_path: Path) -> None:
+    from jdm_cds.bench_scale import Run, Sample, cohort_in, flatness
+
+    said: list[str] = []
+    first = cohort_in(tmp_path, 4, 2, 1, ["yaml", "jsonl"], said.append)
+    (first["yaml"] / "0000000.yaml").write_text("changed")
+    again = cohort_in(tmp_path, 4, 2, 1, ["jsonl"], said.append)
+    more = cohort_in(tmp_path, 4, 2, 1, ["json"], said.append)  # not there: written anew
+
+    assert again == {"jsonl": first["jsonl"]}
+    assert "written to" in said[0] and "reused" in said[1] and "written to" in said[2]
+    assert sorted(p.name for p in more["json"].iterdir()) == [f"{i:07d}.json" for i in range(4)]
+    assert len(first["jsonl"].read_bytes().splitlines()) == 4  # kept, with the rest
+    assert (first["yaml"] / "0000000.yaml").read_text().startswith("antibodies:")
+
+    flat = Run(10.0, 1, 1, 0, samples=tuple(Sample(t / 2, 100 + (t > 2) * 10)
+                                            for t in range(1, 21)))
+    tenths = ", ".join(["100"] + ["110"] * 9)
+    assert flatness(flat) == (f"RSS of all processes at each tenth of the run: {tenths} MiB; "
+                              "last tenth's peak 110 MiB, +10 MiB (+10.0%) from the first "
+                              "tenth")
+    assert flatness(Run(0.05, 0, 0, 0)) == "no samples (the run was too short)"
+
+
+def test_bench_scale_runs_each_runner_and_evaluate_on_a_small_cohort(tmp_path: Path) -> None:
+    from jdm_cds.bench_scale import main
+
+    said: list[str] = []
+    code = main(["--patients", "40", "--visits", "3", "--formats", "jsonl", "--runners",
+                 "jobs1", "jobs2", "--startup", "0", "--memory"], said.append)
+
+    assert code == 0
+    assert any(line.startswith("  jsonl jobs1:") and "patients/s" in line for line in said)
+    assert any("--jobs 2 / --jobs 1:" in line for line in said)
+    assert "  jsonl every runner wrote the same bytes: True" in said
+    assert any(line.startswith("  evaluate on 40 YAML files:") for line in said)
