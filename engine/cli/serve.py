@@ -57,7 +57,12 @@ def serve(
     if workers > 1 and balanced():
         # A listening socket per worker: uvicorn's shared one lets one worker take nearly
         # every connection (jdm_cds.service.workers).
-        status = run_workers(uvicorn.Config("jdm_cds.service:app", **options), workers)
+        try:
+            status = run_workers(uvicorn.Config("jdm_cds.service:app", **options), workers)
+        except OSError as error:
+            stderr.print(f"cannot listen on {host}:{port}: {error.strerror or error}",
+                         style="red", markup=False, highlight=False)
+            raise typer.Exit(1) from None
         if status:
             raise typer.Exit(status)
         return

@@ -40,8 +40,15 @@ def balanced() -> bool:
 
 def listening_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
     """``count`` sockets listening on ``host:port`` in one ``SO_REUSEPORT`` group (port 0: the
-    port the first is given)."""
+    port the first is given); OSError when the port is in use."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:
+        # A port in use is refused, even by another service's SO_REUSEPORT group: joining
+        # it would split that service's connections with this one. A socket without
+        # SO_REUSEPORT cannot bind a port that any other socket holds.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):

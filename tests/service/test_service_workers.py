@@ -95,3 +95,26 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path)
         process.wait(timeout=60)
     # SIGTERM to the service ends every worker with it.
     assert replaced and not any(Path(f"/proc/{pid}").exists() for pid in replaced)
+
+
+def test_a_port_in_use_is_refused_even_by_another_reuseport_group(tmp_path: Path) -> None:
+    """Another service listening with SO_REUSEPORT on the port: joining its group would split
+    its connections with this one, so ``serve`` refuses the port, with a message."""
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    port = other.getsockname()[1]
+    try:
+        with pytest.raises(OSError):
+            listening_sockets("127.0.0.1", port, 2, 16)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JDM_CDS_SERVICE")}
+        done = subprocess.run(
+            [str(JDM_CDS), "serve", "--port", str(port), "--workers", "2", "--dev-no-auth"],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={**env, "HOME": str(tmp_path)})
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+    finally:
+        other.close()
