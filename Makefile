@@ -51,9 +51,12 @@ fhir-fixtures: $(STAMP)
 	  out=$$dir/$$(basename $$f .yaml).json; mkdir -p $$dir; \
 	  $(BIN)/jdm-cds fhir export $$f -o $$out || exit 1; echo "$$out"; done
 
+# Throughput of one process; FHIR input; the start-up of `jdm-cds evaluate` against
+# `python3.11 -c pass`, run in turn (python -m jdm_cds.bench_scale --startup-only).
 bench: $(STAMP)
 	$(BIN)/python -m jdm_cds.bench
 	$(BIN)/python -m jdm_cds.interop.fhir.bench
+	$(BIN)/python -m jdm_cds.bench_scale --startup-only
 
 # Cohorts at scale: YAML, JSON and JSON Lines through cohort with --jobs 1, --jobs 2 and
 # Dask; start-up time. SIZES="10000 100000" (and SIZES=1000000 FORMATS=jsonl RUNNERS=jobs2)

@@ -16,8 +16,10 @@ from datetime import date
 
 # Importing the package builds tens of thousands of objects that live as long as the process
 # (pydantic's validators and models, the rule types) and next to no garbage: the cyclic
-# collector, run every few hundred allocations, would walk them again and again, about a
-# tenth of the start-up of a command. It is paused while they are built.
+# collector, run every few hundred allocations, would walk them again and again (about a
+# tenth of the start-up of a command). It is paused while they are built, and what they are
+# is then frozen (gc.freeze: kept out of every later collection, as the service does after
+# its start-up); re-enabled without it, the next collection would walk them all at once.
 _collecting = gc.isenabled()
 gc.disable()
 try:
@@ -29,6 +31,7 @@ try:
     from jdm_cds.model.reading import PatientFileError, load_patient
     from jdm_cds.plugins.hookspecs import hookimpl
 finally:
+    gc.freeze()
     if _collecting:
         gc.enable()
 

@@ -10,10 +10,13 @@ then the ratios ``--jobs 2`` / ``--jobs 1`` and Dask / ``--jobs 2`` and whether 
 wrote the same bytes (SHA-256 of each output, which is then deleted: a million patients
 write about 24 GB). ``--memory`` also runs ``jdm-cds evaluate --format jsonl`` on the
 patient files (YAML, else JSON) with its resident memory sampled over the run, and says
-whether it stays flat. Also the start-up time of ``jdm-cds evaluate
-examples/patient-mda5.yaml`` against ``python -c pass``, run side by side (medians; byte
-code cached, as an installed package runs). Wall-clock figures: the load average is
-printed before and after each run; on a shared machine, say so.
+whether it stays flat. First, the start-up time of ``jdm-cds evaluate
+examples/patient-mda5.yaml`` (the whole process, its text report included) against
+``python3.11 -c pass``, run in turn so that all see the same load: warm (the compiled rule
+base in the cache, as every run after the first) and cold (an empty cache each time: it
+compiles the packs and stores them); medians of wall-clock and CPU time, with Python's byte
+code cached as an installed package has it (``--startup-only``: nothing else). Wall-clock
+figures: the load average is printed before and after each run; on a shared machine, say so.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import orjson
 import yaml
 
 from jdm_cds.bench import make_patient
+from jdm_cds.language.cache import CACHE_SETTING
 
 RUNNERS = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"],
            "dask2": ["--scheduler", "dask", "--jobs", "2"]}
@@ -214,27 +218,51 @@ def flatness(run: Run) -> str:
             f"first tenth")
 
 
+STARTUP_RUNS = ("bare", "warm", "cold")
+
+
 def startup(repeat: int) -> dict[str, tuple[float, float]]:
-    """Median wall and CPU seconds (user + system) of ``jdm-cds evaluate
-    examples/patient-mda5.yaml`` ("jdm") and of ``python3.11 -c pass`` ("bare": the
-    interpreter this environment was made from, without it), run alternately so that both
-    see the same load."""
+    """Median wall and CPU seconds (user + system) of ``python3.11 -c pass`` ("bare": the
+    interpreter this environment was made from, without it) and of ``jdm-cds evaluate
+    examples/patient-mda5.yaml`` with the compiled rule base in the cache ("warm") and with
+    an empty cache ("cold"), run in turn so that all see the same load."""
     example = Path(__file__).resolve().parent.parent / "examples" / "patient-mda5.yaml"
     jdm = [str(Path(sys.executable).parent / "jdm-cds"), "evaluate", str(example)]
     bare = [getattr(sys, "_base_executable", sys.executable), "-c", "pass"]
-    wall: dict[str, list[float]] = {"jdm": [], "bare": []}
-    cpu: dict[str, list[float]] = {"jdm": [], "bare": []}
-    for _ in range(repeat):  # side by side, so that both see the same load
-        for name, args in (("bare", bare), ("jdm", jdm)):
-            begin = time.perf_counter()
-            process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=_environment())
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-            wall[name].append(time.perf_counter() - begin)
-            cpu[name].append(usage.ru_utime + usage.ru_stime)
+    wall: dict[str, list[float]] = {name: [] for name in STARTUP_RUNS}
+    cpu: dict[str, list[float]] = {name: [] for name in STARTUP_RUNS}
+    with tempfile.TemporaryDirectory(prefix="jdm-cds-bench-cache-") as tmp:
+        warm = {**_environment(), CACHE_SETTING: str(Path(tmp) / "warm")}
+        subprocess.run(jdm, stdout=subprocess.DEVNULL, env=warm, check=True)  # fills it
+        for round_ in range(repeat):
+            cold = {**_environment(), CACHE_SETTING: str(Path(tmp) / f"cold-{round_}")}
+            for name, args, env in (("bare", bare, _environment()), ("warm", jdm, warm),
+                                    ("cold", jdm, cold)):
+                begin = time.perf_counter()
+                process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL, env=env)
+                _, status, usage = os.wait4(process.pid, 0)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise RuntimeError(f"{' '.join(args)} failed ({name})")
+                wall[name].append(time.perf_counter() - begin)
+                cpu[name].append(usage.ru_utime + usage.ru_stime)
     return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
             for name in wall}
+
+
+def startup_lines(repeat: int) -> list[str]:
+    """The start-up figures, each run against ``python3.11 -c pass``."""
+    times = startup(repeat)
+    bare, bare_cpu = times["bare"]
+    lines = [f"start-up (medians of {repeat}, run in turn): python3.11 -c pass {bare:.3f} s "
+             f"(CPU {bare_cpu:.3f} s)"]
+    for name, what in (("warm", "rule base cached"),
+                       ("cold", "cache empty (it compiles the packs)")):
+        jdm, jdm_cpu = times[name]
+        lines.append(f"  jdm-cds evaluate examples/patient-mda5.yaml, {what}: {jdm:.3f} s, "
+                     f"{jdm / bare:.1f}x (target <= 6x); CPU {jdm_cpu:.3f} s, "
+                     f"{jdm_cpu / max(bare_cpu, 1e-3):.1f}x")
+    return lines
 
 
 def ratios(runs: dict[str, Run]) -> str:
@@ -265,19 +293,17 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
                         help="also run evaluate on the patient files, its memory sampled")
     parser.add_argument("--cohort-dir", type=Path, metavar="DIR",
                         help="write the cohorts here and keep them (reused when complete)")
-    parser.add_argument("--startup", type=int, default=10, help="start-up runs (0: none)")
+    parser.add_argument("--startup", type=int, default=20, help="start-up runs (0: none)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="measure the start-up only (no cohort)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     out(f"machine: {os.cpu_count()} cores, load average {_load()} (wall-clock figures)")
     if args.startup:
-        times = startup(args.startup)
-        (jdm, jdm_cpu), (bare, bare_cpu) = times["jdm"], times["bare"]
-        out(f"start-up: jdm-cds evaluate examples/patient-mda5.yaml {jdm:.3f} s, python3.11 -c "
-            f"pass {bare:.3f} s: {jdm / bare:.1f}x (target <= 6x); CPU {jdm_cpu:.3f} s against "
-            f"{bare_cpu:.3f} s: {jdm_cpu / max(bare_cpu, 1e-3):.1f}x (medians of {args.startup}, "
-            "run alternately)")
+        for line in startup_lines(args.startup):
+            out(line)
     failed = 0
-    for size in args.patients:
+    for size in [] if args.startup_only else args.patients:
         with tempfile.TemporaryDirectory(prefix="jdm-cds-bench-") as tmp:
             folder = Path(tmp)
             formats = list(args.formats)

@@ -119,3 +119,16 @@ def test_bench_scale_runs_each_runner_and_evaluate_on_a_small_cohort(tmp_path: P
     assert any("--jobs 2 / --jobs 1:" in line for line in said)
     assert "  jsonl every runner wrote the same bytes: True" in said
     assert any(line.startswith("  evaluate on 40 YAML files:") for line in said)
+
+
+def test_bench_scale_start_up_runs_warm_and_cold_beside_python() -> None:
+    from jdm_cds.bench_scale import startup_lines
+
+    lines = startup_lines(1)
+
+    assert lines[0].startswith("start-up (medians of 1, run in turn): python3.11 -c pass ")
+    assert ["rule base cached" in line for line in lines[1:]] == [True, False]
+    assert ["cache empty" in line for line in lines[1:]] == [False, True]
+    for line in lines[1:]:
+        assert re.search(r"patient-mda5\.yaml, .*: [0-9.]+ s, [0-9.]+x \(target <= 6x\); "
+                         r"CPU [0-9.]+ s, [0-9.]+x$", line), line

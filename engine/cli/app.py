@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import copy
-import gc
 import importlib.metadata
 import os
 import sys
@@ -45,9 +44,6 @@ class CommandLine(typer.Typer):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # What the program has imported lives as long as it: the cyclic collector need not
-        # walk it again at each of its runs (gen 2 alone took about a tenth of a start-up).
-        gc.freeze()
         if args or kwargs or any(name.startswith("_") and name.endswith("_COMPLETE")
                                  for name in os.environ):
             return super().__call__(*args, **kwargs)

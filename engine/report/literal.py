@@ -14,7 +14,7 @@ import unicodedata
 
 # Line breaks and tabs inside prose (a rule's ``detail`` written as a YAML block) read as
 # spaces; in an identifier they are shown escaped like any other control character.
-_PROSE_SPACES = {"\n": " ", "\r": " ", "\t": " "}
+_PROSE_SPACES = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
 
 
 def _escape(char: str) -> str:
@@ -32,7 +32,7 @@ def _unsafe(char: str) -> bool:
 def literal(text: str, prose: bool = False) -> str:
     """``text`` with every control or format character shown as an escape."""
     if prose:
-        text = "".join(_PROSE_SPACES.get(char, char) for char in text)
-    if all(" " <= char <= "~" for char in text):  # printable ASCII: the common case
+        text = text.translate(_PROSE_SPACES)
+    if text.isascii() and text.isprintable():  # printable ASCII (" " to "~"): the common case
         return text
     return "".join(_escape(char) if _unsafe(char) else char for char in text)
