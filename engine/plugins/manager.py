@@ -64,11 +64,17 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
-def _packages_by_plugin() -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
+def _entry_points() -> dict[str, list[importlib.metadata.EntryPoint]]:
+    """The group's entry points by plugin name, from one scan of the installed
+    distributions (each distribution once, the first on the path)."""
+    found: dict[str, list[importlib.metadata.EntryPoint]] = {}
     for ep in importlib.metadata.entry_points(group=PROJECT):
-        found.setdefault(ep.name, set()).add("?" if ep.dist is None else ep.dist.name)
+        found.setdefault(ep.name, []).append(ep)
     return found
+
+
+def _package(ep: importlib.metadata.EntryPoint) -> str:
+    return "?" if ep.dist is None else ep.dist.name
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -81,8 +87,11 @@ def plugin_manager() -> pluggy.PluginManager:
 class Plugins:
     """The plugins of one run, with their rule packs and guidance hooks resolved once."""
 
-    def __init__(self, pm: pluggy.PluginManager, budget: float | None = DEFAULT_BUDGET) -> None:
+    def __init__(self, pm: pluggy.PluginManager, budget: float | None = DEFAULT_BUDGET,
+                 entry_points: Mapping[str, importlib.metadata.EntryPoint] | None = None
+                 ) -> None:
         self.pm = pm
+        self._entry_points = dict(entry_points or {})
         self.runner = HookRunner(budget)
         self.names = sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
         self.packs = {name: self._packs_of(name) for name in self.names}
@@ -104,15 +113,15 @@ class Plugins:
              ) -> Plugins:
         """Load every installed plugin except those ``disabled`` (entry-point names); each
         hook call may take ``budget`` seconds (``None``: no limit)."""
-        packages = _packages_by_plugin()
-        installed = sorted(packages)
+        found = _entry_points()
+        installed = sorted(found)
         blocked = set(disabled)
         for name in installed:
             # pluggy would load the first and silently skip the others.
-            if len(packages[name]) > 1 and name not in blocked:
+            if len(found[name]) > 1 and name not in blocked:
+                packages = sorted({_package(ep) for ep in found[name]})
                 raise PluginLoadError(name, f"plugin '{name}' is installed by several packages "
-                                      f"({', '.join(sorted(packages[name]))}): uninstall all "
-                                      "but one")
+                                      f"({', '.join(packages)}): uninstall all but one")
         unknown = sorted(blocked - set(installed))
         if unknown:
             raise PluginLoadError(None, f"cannot disable {', '.join(unknown)}: no plugin "
@@ -121,25 +130,30 @@ class Plugins:
         pm = plugin_manager()
         for name in blocked:
             pm.set_blocked(name)
+        # Each plugin loaded from the scan above, as pluggy's load_setuptools_entrypoints
+        # would (which scans every installed distribution again for each plugin named).
         for name in installed:
             if name in blocked:
                 continue
+            [ep] = found[name]
             try:
-                pm.load_setuptools_entrypoints(PROJECT, name=name)
+                pm.register(ep.load(), name=name)
             except (Exception, SystemExit, GeneratorExit) as error:
                 raise PluginLoadError(name, f"plugin '{name}' could not be loaded: "
                                       f"{describe(error)}") from error
-        return cls.of(pm, budget)
+        return cls.of(pm, budget, {name: ep for name, [ep, *_] in found.items()})
 
     @classmethod
-    def of(cls, pm: pluggy.PluginManager, budget: float | None = DEFAULT_BUDGET) -> Plugins:
-        """The plugins registered on ``pm``, checked for hooks that do not exist."""
+    def of(cls, pm: pluggy.PluginManager, budget: float | None = DEFAULT_BUDGET,
+           entry_points: Mapping[str, importlib.metadata.EntryPoint] | None = None) -> Plugins:
+        """The plugins registered on ``pm``, checked for hooks that do not exist;
+        ``entry_points``: those they were loaded from, by name (their packages are listed)."""
         try:
             pm.check_pending()
         except pluggy.PluginValidationError as error:
             name = pm.get_name(error.plugin)
             raise PluginLoadError(name, f"plugin '{name}': {error}") from error
-        return cls(pm, budget)
+        return cls(pm, budget, entry_points)
 
     def _caller(self, hook: str, name: str) -> pluggy.HookCaller:
         """The hook of one plugin alone: each plugin is called on its own, so that a
@@ -165,16 +179,20 @@ class Plugins:
         return core + [(path, name) for name in self.names for path in self.packs[name]]
 
     def info(self) -> list[PluginInfo]:
-        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
+        # The package of a plugin loaded from an entry point (here, or by pluggy's loader);
+        # none for one registered in code.
+        dists: dict[str | None, tuple[str, str]] = {
+            self.pm.get_name(plugin): (dist.project_name, dist.version)
+            for plugin, dist in self.pm.list_plugin_distinfo()}
+        dists.update((name, (ep.dist.name, ep.dist.version))
+                     for name, ep in self._entry_points.items() if ep.dist is not None)
         listed = []
         for name in self.names:
             plugin = self.pm.get_plugin(name)
-            dist = dists.get(id(plugin))
+            package, version = dists.get(name, (None, None))
             hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
-            listed.append(PluginInfo(
-                name=name, package=None if dist is None else dist.project_name,
-                version=None if dist is None else dist.version, packs=self.packs[name],
-                hooks=tuple(hooks)))
+            listed.append(PluginInfo(name=name, package=package, version=version,
+                                     packs=self.packs[name], hooks=tuple(hooks)))
         return listed
 
     def guidance(self, patient: Patient,
