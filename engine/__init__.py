@@ -11,18 +11,11 @@ Plugins mark their hook implementations with ``jdm_cds.hookimpl`` (docs/plugins.
 
 from __future__ import annotations
 
-import gc
 from datetime import date
 
-# Importing the package builds tens of thousands of objects that live as long as the process
-# (pydantic's validators and models, the rule types) and next to no garbage: the cyclic
-# collector, run every few hundred allocations, would walk them again and again (about a
-# tenth of the start-up of a command). It is paused while they are built, and what they are
-# is then frozen (gc.freeze: kept out of every later collection, as the service does after
-# its start-up); re-enabled without it, the next collection would walk them all at once.
-_collecting = gc.isenabled()
-gc.disable()
-try:
+from jdm_cds.collector import lasting
+
+with lasting():
     # Importing a submodule sets it as an attribute of this package: jdm_cds.evaluate (the
     # module) is loaded here, before the function below takes the name for good.
     from jdm_cds.evaluate import Evaluator
@@ -30,10 +23,6 @@ try:
     from jdm_cds.model.patient import Patient
     from jdm_cds.model.reading import PatientFileError, load_patient
     from jdm_cds.plugins.hookspecs import hookimpl
-finally:
-    gc.freeze()
-    if _collecting:
-        gc.enable()
 
 __all__ = [
     "Assessment", "Evaluator", "Patient", "PatientFileError", "evaluate", "hookimpl",
