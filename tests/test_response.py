@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -397,3 +398,25 @@ def test_percent_change_shown_agrees_with_fractions(baseline: Decimal, follow_up
 ])
 def test_percent_change_shown_at_the_limits(change: Change, shown: float) -> None:
     assert change.shown() == shown
+
+
+def test_the_score_is_computed_once_per_evaluation_for_its_four_derived_values(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The score, its bounds and its missing domains name one domain list; the rule base
+    # holds a copy of it for each (plain data, as the compiled cache stores it), and the
+    # score is still computed once, not once per derived value.
+    from jdm_cds.defaults import default_evaluator
+    from jdm_cds.facts import builder
+    from jdm_cds.model.reading import load_patient
+
+    calls: list[int] = []
+    real = builder.improvement_score
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(builder, "improvement_score", counted)
+    example = Path(__file__).parent.parent / "examples" / "patient-mda5.yaml"
+    default_evaluator().evaluate(load_patient(example))
+    assert len(calls) == 1

@@ -361,7 +361,7 @@ def _window_first_day(tl: Timeline, facts: list[Fact], statuses: Statuses,
 def _scored(tl: Timeline, facts: list[Fact], p: Mapping[str, Any]) -> DetailedValue:
     """The score with its working, computed once per evaluation and domain list: the
     score, its bounds and its missing domains are four derived values."""
-    key = id(p["domains"])  # the pack's own list, alive as long as the rule base
+    key = id(p["domains"])  # one list for equal ones (FactBuilder), alive as long as it
     if key not in tl._scores:
         tl._scores[key] = _score_of(tl, facts, p)
     return tl._scores[key]
@@ -563,8 +563,19 @@ class FactBuilder:
 
     def __init__(self, derived: list[Derived], visit_judgements: list[str],
                  patient_judged: bool) -> None:
+        # Equal parameter values become one object: a value computed once per evaluation
+        # for several derived values (the score and its bounds name one domain list) is
+        # cached by its parameter's identity, and a rule base held as plain data (the
+        # compiled cache) has a copy of the list for each derived value that names it.
+        shared: dict[str, Any] = {}
+
+        def interned(params: Mapping[str, Any]) -> dict[str, Any]:
+            return {key: shared.setdefault(repr(value), value)
+                    if isinstance(value, list | dict) else value
+                    for key, value in params.items()}
+
         def steps(scope: Scope) -> list[tuple[str, Any, Mapping[str, Any]]]:
-            return [(d.name, KINDS[d.kind].compute, d.params) for d in derived
+            return [(d.name, KINDS[d.kind].compute, interned(d.params)) for d in derived
                     if d.scope == scope]
 
         self._visit: list[tuple[str, VisitCompute, Mapping[str, Any]]] = steps("visit")
