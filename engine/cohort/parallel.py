@@ -191,7 +191,10 @@ class ProcessPool:
                         number, next_in = next_in, next_in + 1
                         sent[number] = chunk
                     worker.held.append(number)
-                    worker.conn.send((number, sent[number]))
+                    try:
+                        worker.conn.send((number, sent[number]))
+                    except OSError:  # it died meanwhile: _wait sees its sentinel (_lost)
+                        break
             if exhausted and next_out == next_in:
                 return
             self._wait(sent, done)
