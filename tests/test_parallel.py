@@ -179,3 +179,18 @@ def test_the_json_written_is_orjson_of_the_models_json_dump(explain: bool) -> No
             written = run_item(item, task, [evaluator]).json
             expected = evaluator.evaluate(patient, explain=explain).model_dump(mode="json")
             assert written == orjson.dumps(expected, option=option)
+
+
+def test_results_carry_the_labels_of_this_process(tmp_path: Path) -> None:
+    # The first label of each patient is kept to the end of a run (to report a patient id
+    # read twice): a result brings back the item's own label, not a copy made by a worker.
+    files = []
+    for index in range(3):
+        files.append(tmp_path / f"p{index}.yaml")
+        files[-1].write_text(EXAMPLE.read_text().replace("EX-MDA5", f"P-{index}"))
+    items = list(Inputs(files))
+
+    results = list(ProcessPool(Task("assess"), jobs=1).map(items))
+
+    assert [r.patient_id for r in results] == ["P-0", "P-1", "P-2"]
+    assert all(r.label is item.label for r, item in zip(results, items, strict=True))

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from jdm_cds.cohort.parallel import chunks
+from jdm_cds.cohort.parallel import chunks, own_labels
 from jdm_cds.cohort.work import Result, StartupFailure, Task, plugin_names, prepare, run_chunk
 from jdm_cds.inputs import WorkItem
 
@@ -128,7 +128,7 @@ def _ordered(client: Any, items: Iterable[WorkItem], task: Task,
             return
         chunk, future = pending.popleft()
         try:
-            yield from pickle.loads(future.result())
+            yield from own_labels(chunk, pickle.loads(future.result()))
         except KilledWorker as error:
             yield from (Result(item.index, item.label,
                                error=[f"{item.label}: -: not evaluated: the Dask workers "

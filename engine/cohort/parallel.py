@@ -78,6 +78,16 @@ def unique_patients(stream: Iterable[Result]) -> Iterator[Result]:
         yield result
 
 
+def own_labels(items: Sequence[WorkItem], results: list[Result]) -> list[Result]:
+    """``results`` with the labels of this process's ``items`` (the same text): the label a
+    result brought back is a copy, and the first of each patient is kept to the end of
+    the run (``unique_patients``), where the items' own may already be held (the list
+    of a folder's files)."""
+    for item, result in zip(items, results, strict=True):
+        result.label = item.label
+    return results
+
+
 # --- the process pool ---------------------------------------------------------------------
 
 
@@ -226,8 +236,7 @@ class ProcessPool:
                 worker.ready = True
                 continue
             worker.held.remove(tag)
-            del sent[tag]
-            done[tag] = payload
+            done[tag] = own_labels(sent.pop(tag), payload)
 
     def _lost(self, worker: _Worker, sent: dict[int, Chunk],
               done: dict[int, list[Result]]) -> None:
