@@ -150,3 +150,19 @@ def test_most_files_are_plain_trees() -> None:
                  *sorted((root / "features" / "study_cases").glob("*.yaml"))]:
         node = yaml.compose(path.read_text(), Loader=yaml12.Loader12)
         assert yaml12.plain_tree(node) == yaml12.load(path.read_text(), *WHOLE[:1] * 2)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0123456789+-.eEoxabfFtTrRuUlLnNsS~_: ")
+               | st.characters(), max_size=8)
+       | st.sampled_from(SCALAR_TEXTS), st.booleans(), st.booleans(),
+       st.sampled_from([yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode]))
+def test_the_dialects_resolver_tags_as_pyyamls_own_does(
+        value: str, plain: bool, quoted: bool, kind: type[yaml.Node]) -> None:
+    # Resolver12.resolve leaves out what the dialect does not have: resolvers for any
+    # first character and path resolvers; otherwise it is BaseResolver's.
+    resolver = yaml12.Resolver12()
+    assert None not in resolver.yaml_implicit_resolvers
+    assert not resolver.yaml_path_resolvers
+    assert resolver.resolve(kind, value, (plain, quoted)) == \
+        yaml.resolver.BaseResolver.resolve(resolver, kind, value, (plain, quoted))

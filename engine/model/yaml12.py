@@ -70,6 +70,18 @@ class YamlLimitError(MarkedYAMLError):
 class Resolver12(BaseResolver):
     """Implicit tags of the YAML 1.2 core schema, and no others."""
 
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        """``BaseResolver.resolve`` for this dialect, which has implicit resolvers by first
+        character only (no path resolvers, none for any character): a plain scalar takes
+        the tag of the first of its first character's patterns that matches, else text.
+        The parser asks once a scalar, and files are mostly scalars."""
+        if kind is ScalarNode and implicit[0]:
+            for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):
+                if pattern.match(value):
+                    return str(tag)
+            return self.DEFAULT_SCALAR_TAG
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+
 
 for _tag, _pattern, _first in (
     (_BOOL, _CORE_BOOL, "tTfF"),
