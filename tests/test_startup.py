@@ -108,3 +108,22 @@ def test_a_resolver_of_other_packs_is_not_reused(
     assert not compiler.Resolver(packs[::-1]).reads(packs)
     assert compiler.Resolver(packs).reads(packs)
     assert compiler.compile_packs(packs, other).durable_ruleset() == fresh.durable_ruleset()
+
+
+def test_no_model_field_defaults_to_a_built_in_factory() -> None:
+    """pydantic reads a built-in's signature (``list``, ``dict``) by tokenizing its text:
+    each such default factory costs start-up far more than a function of ours."""
+    import inspect
+
+    from pydantic import BaseModel
+
+    from jdm_cds.model import assessment, patient
+
+    models = [cls for module in (assessment, patient) for cls in vars(module).values()
+              if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls is not BaseModel]
+    assert len(models) > 10  # the test can fail
+    built_in = sorted(f"{model.__name__}.{name}" for model in models
+                      for name, field in model.model_fields.items()
+                      if inspect.isbuiltin(field.default_factory)
+                      or getattr(field.default_factory, "__module__", None) == "builtins")
+    assert built_in == []

@@ -10,6 +10,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from jdm_cds.language.rule_types import Indicator, Status
 
 
+def _no_items() -> list[Any]:
+    """A new empty list, as a field's default. A function rather than ``list``: pydantic
+    reads a default factory's signature, and that of the built-in ``list`` (or ``dict``)
+    only from its text, by tokenizing it, which costs a command about 20 million
+    instructions at start-up."""
+    return []
+
+
+def _no_entries() -> dict[str, Any]:
+    """A new empty dict, as a field's default (a function, as ``_no_items`` says why)."""
+    return {}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,11 +50,12 @@ class Judgement(_Model):
         "the score's domains)")
     missing: list[str] = Field(description="fields whose absence left the judgement open")
     reasons: list[str] = Field(
-        default_factory=list, description="why the judgement is indeterminate, beyond missing data")
-    assumptions: list[Assumption] = Field(default_factory=list)
+        default_factory=_no_items,
+        description="why the judgement is indeterminate, beyond missing data")
+    assumptions: list[Assumption] = Field(default_factory=_no_items)
     citations: list[Source]
     visit_date: date | None = Field(None, description="the visit judged (visit-scope rules)")
-    values: dict[str, Any] = Field(default_factory=dict,
+    values: dict[str, Any] = Field(default_factory=_no_entries,
                                    description="values the rule reports, e.g. score, category")
     plugin: str | None = None
     would_decide: WouldDecide | None = Field(
@@ -94,7 +108,7 @@ def _sources() -> Any:
 
 
 def _assumptions() -> Any:
-    return Field(default_factory=list,
+    return Field(default_factory=_no_items,
                  description="every assumption it rests on (ASSUMPTION in the text report)")
 
 
@@ -125,7 +139,7 @@ class Recommendation(_Sourced):
     detail: str
     because: str = Field(description="the judgements it depends on, in words")
     depends_on: list[Dependency] = Field(
-        default_factory=list, description="each judgement of the same evaluation it rests "
+        default_factory=_no_items, description="each judgement of the same evaluation it rests "
         "on, with the statuses it was written for; it is shown only in those")
     source: Source = _source()
     sources: list[Source] = _sources()
@@ -171,7 +185,7 @@ class GuidanceCard(_Sourced):
     sources: list[_CardSource] = Field(min_length=1, max_length=_MANY,
                                        description="every reference it rests on")
     assumptions: list[_CardAssumption] = Field(
-        default_factory=list, max_length=_MANY,
+        default_factory=_no_items, max_length=_MANY,
         description="every assumption it rests on (ASSUMPTION in the text report)")
     version: str | None = Field(None, max_length=100,
                                 description="version of the pack the card belongs to")
@@ -187,7 +201,7 @@ class StaleData(_Model):
     message: str
     rule: str
     version: str
-    assumptions: list[Assumption] = Field(default_factory=list)
+    assumptions: list[Assumption] = Field(default_factory=_no_items)
 
 
 class PluginError(_Model):
@@ -214,10 +228,10 @@ class Assessment(_Model):
         None, description="set when the data are older than the rule packs allow (alert "
         "safety.stale_data): every recommendation then says how old they are")
     judgements: dict[str, Judgement]
-    alerts: list[Alert] = Field(default_factory=list)
-    recommendations: list[Recommendation] = Field(default_factory=list)
-    guidance: list[GuidanceCard] = Field(default_factory=list)
-    errors: list[PluginError] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=_no_items)
+    recommendations: list[Recommendation] = Field(default_factory=_no_items)
+    guidance: list[GuidanceCard] = Field(default_factory=_no_items)
+    errors: list[PluginError] = Field(default_factory=_no_items)
     unmapped: list[UnmappedResource] | None = Field(
         default=None,
         description="resources of a FHIR input that were not read (null for other inputs)")
@@ -241,9 +255,9 @@ class Completion(_Model):
     ranges give which status (each alternative a list of bounds, one per field)."""
 
     fields: list[str]
-    met: list[list[Bound]] = Field(default_factory=list)
-    not_met: list[list[Bound]] = Field(default_factory=list)
-    not_applicable: list[list[Bound]] = Field(default_factory=list)
+    met: list[list[Bound]] = Field(default_factory=_no_items)
+    not_met: list[list[Bound]] = Field(default_factory=_no_items)
+    not_applicable: list[list[Bound]] = Field(default_factory=_no_items)
 
 
 class WindowClose(_Model):
@@ -254,7 +268,7 @@ class WindowClose(_Model):
 
 
 class WouldDecide(_Model):
-    sets: list[Completion] = Field(default_factory=list)
+    sets: list[Completion] = Field(default_factory=_no_items)
     window: WindowClose | None = None
     complete: bool = Field(True, description="false when the search stopped at its limit "
                            "(sets then lists the smaller ones found)")
