@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.exc import DBAPIError
 
 from jdm_cds.service.database import Store
 
@@ -67,10 +66,46 @@ def test_a_token_id_is_refused_the_second_time_on_any_thread_and_after_a_broken_
         assert seen == [False]
         assert store.first_use("https://ehr.test", "b", 2**31 - 1)
         # The database drops this thread's connection (as a restarted server would).
-        store._token_connection().connection.dbapi_connection.close()  # type: ignore[union-attr]
-        with pytest.raises(DBAPIError):
+        store._token_connection().dbapi_connection.close()  # type: ignore[union-attr]
+        with pytest.raises(store.engine.dialect.loaded_dbapi.Error):
             store.first_use("https://ehr.test", "c", 2**31 - 1)
         assert store.first_use("https://ehr.test", "c", 2**31 - 1)
         assert not store.first_use("https://ehr.test", "b", 2**31 - 1)
+    finally:
+        store.close()
+
+
+def test_token_statements_follow_the_paramstyle_of_the_database() -> None:
+    """The token id statements are compiled by SQLAlchemy for the database's dialect: the
+    parameters go in the order (qmark) or by the names (pyformat) that its driver takes."""
+    from sqlalchemy import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from jdm_cds.service.database import SeenToken, _Statement
+
+    qmark = _Statement(insert(SeenToken), sqlite.dialect())
+    assert qmark.sql == "INSERT INTO seen_tokens (iss, jti, expires_at) VALUES (?, ?, ?)"
+    assert qmark.params(jti="j", expires_at=3, iss="i") == ("i", "j", 3)
+    named = _Statement(insert(SeenToken), postgresql.psycopg.dialect())
+    assert "%(iss)s" in named.sql and "%(expires_at)s" in named.sql
+    assert named.params(jti="j", expires_at=3, iss="i") == {"iss": "i", "jti": "j",
+                                                            "expires_at": 3}
+
+
+def test_expired_token_ids_are_purged_and_live_ones_kept(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from jdm_cds.service.database import SeenToken
+
+    store = Store(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+    try:
+        assert store.first_use("https://ehr.test", "old", 1)  # expired long ago
+        assert store.first_use("https://ehr.test", "live", 2**31 - 1)
+        store._next_purge = 0.0  # the next call purges
+        assert store.first_use("https://ehr.test", "new", 2**31 - 1)
+        with store.engine.connect() as connection:
+            left = set(connection.scalars(select(SeenToken.jti)))
+        assert left == {"live", "new"}
+        assert not store.first_use("https://ehr.test", "live", 2**31 - 1)
     finally:
         store.close()
