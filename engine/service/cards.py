@@ -13,10 +13,10 @@ service records which rule made each uuid, so feedback joins to the rule.
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jdm_cds.language.compiler import RuleBase
 from jdm_cds.model.assessment import Assessment, Judgement
@@ -26,6 +26,7 @@ from jdm_cds.service.models import Card, Coding, Link, OverrideReason, Source, S
 RULES_SYSTEM = "https://jdm-cds.org/fhir/CodeSystem/rules"
 OVERRIDE_SYSTEM = "https://jdm-cds.org/fhir/CodeSystem/override-reasons"
 _NAMESPACE = uuid.UUID("5d1f6c1e-3b7a-4c55-9a0e-2f1c9d7b8a64")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 SUMMARY_LIMIT = 139  # CDS Hooks: "less than 140 characters"
 
 # Offered with every warning and critical card, so that an override says why (the
@@ -45,8 +46,7 @@ _STATUS_WORDS = {"met": "met", "not_met": "not met", "indeterminate": "indetermi
                  "not_applicable": "not applicable"}
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     """What a card says of the rule behind it."""
 
     rule: str
@@ -56,8 +56,7 @@ class RuleInfo:
     pack_title: str
 
 
-@dataclass(frozen=True)
-class IssuedCard:
+class IssuedCard(NamedTuple):
     card: Card
     origins: tuple[CardOrigin, ...]
 
@@ -158,22 +157,32 @@ class CardMaker:
               key: Any = None) -> IssuedCard:
         origins = list(origins or [info])
         summary = _fit(summary)
-        card_id = uuid.uuid5(_NAMESPACE, "\x1f".join([
+        card_id = card_uuid("\x1f".join([
             service, assessment.patient_id, str(assessment.evaluation_visit),
             *(f"{o.rule}@{o.version}" for o in origins), summary, str(key)]))
-        detail = _detail(info, origins, body, assumptions, sources, header)
-        first = next(iter(_sources(sources)), None)
+        cited = _sources(sources)
         card = Card(
             uuid=card_id, summary=summary, indicator=indicator,  # type: ignore[arg-type]
-            detail=detail,
-            source=_source(info, first[1] if first is not None else None),
+            detail=_detail(info, body, assumptions, cited, header),
+            source=_source(info, cited[0][1] if cited else None),
             suggestions=list(suggestions) or None,
             selectionBehavior="at-most-one" if suggestions else None,
             overrideReasons=list(OVERRIDE_REASONS) if indicator != "info" else None,
-            links=_links(sources) or None,
+            links=[_link(label, url) for label, url in cited if url] or None,
         )
-        return IssuedCard(card, tuple(CardOrigin(str(card_id), o.rule, o.pack, o.version)
+        return IssuedCard(card, tuple(CardOrigin(card_id, o.rule, o.pack, o.version)
                                       for o in origins))
+
+
+def card_uuid(name: str) -> str:
+    """``str(uuid.uuid5(_NAMESPACE, name))``, written from the SHA-1 digest directly: the
+    UUID object that uuid5 makes, and printing it, cost more than the hash."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(),
+                                    usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _fit(text: str) -> str:
@@ -240,10 +249,6 @@ def _sources(sources: Iterable[Any]) -> list[tuple[str, str | None]]:
     return list(found.items())
 
 
-def _links(sources: Iterable[Any]) -> list[Link]:
-    return [_link(label, url) for label, url in _sources(sources) if url]
-
-
 # A card's source and links depend only on its rule and citations, not on the patient:
 # made once each (the models are frozen, so a card may share them).
 @functools.lru_cache(maxsize=4096)
@@ -257,8 +262,8 @@ def _link(label: str, url: str) -> Link:
     return Link(label=_fit(label), url=url, type="absolute")
 
 
-def _detail(info: RuleInfo, origins: Sequence[RuleInfo], body: Iterable[str],
-            assumptions: Iterable[Any], sources: Iterable[Any], header: bool) -> str:
+def _detail(info: RuleInfo, body: Iterable[str], assumptions: Iterable[Any],
+            cited: list[tuple[str, str | None]], header: bool) -> str:
     parts = []
     if header:
         parts.append(f"Rule `{info.rule}` ({info.title}), pack `{info.pack}` {info.version}.")
@@ -271,7 +276,6 @@ def _detail(info: RuleInfo, origins: Sequence[RuleInfo], body: Iterable[str],
     if seen:
         parts.append("**Assumptions**\n" + "\n".join(
             f"- ASSUMPTION `{key}`: {text}" for key, text in seen.items()))
-    cited = _sources(sources)
     if cited:
         parts.append("**Sources**\n" + "\n".join(
             f"- [{label}]({url})" if url else f"- {label}" for label, url in cited))

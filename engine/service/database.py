@@ -13,9 +13,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -87,8 +86,7 @@ class SeenToken(Base):
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
 
 
-@dataclass(frozen=True)
-class CardOrigin:
+class CardOrigin(NamedTuple):
     uuid: str
     rule: str
     pack: str

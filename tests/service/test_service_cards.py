@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from types import SimpleNamespace
 
-from jdm_cds.service.cards import _would_decide
+import pytest
+from campaign import campaign
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jdm_cds.service.cards import _NAMESPACE, _would_decide, card_uuid
 
 
 def test_would_decide_is_shown_as_ranges_and_window() -> None:
@@ -18,3 +24,12 @@ def test_would_decide_is_shown_as_ranges_and_window() -> None:
     assert _would_decide(would) == [
         "- would decide: cmas: met if cmas >= 48; not met if cmas < 48",
         "- window closes 2020-08-01: a visit in CID"]
+
+
+@pytest.mark.fuzz
+@campaign(200, 20_000)
+@given(st.text())
+def test_card_uuids_are_the_name_based_uuids_of_rfc_4122(name: str) -> None:
+    """Written from the SHA-1 digest directly, a card's uuid is uuid5's, character for
+    character (feedback already stored names cards by it)."""
+    assert card_uuid(name) == str(uuid.uuid5(_NAMESPACE, name))
