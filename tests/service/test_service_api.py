@@ -52,9 +52,10 @@ def test_errors_are_json(server: Server) -> None:
     wrong_hook = _request()
     wrong_hook["hook"] = "order-sign"
     error(server.post(VIEW, wrong_hook), 400)
-    error(httpx.post(server.url(VIEW), content=b"{not json", timeout=30,
-                     headers={**server.headers(VIEW), "content-type": "application/json"}),
-          400)
+    for content in (b"{not json", b"[]", b'"patient-view"', b""):
+        error(httpx.post(server.url(VIEW), content=content, timeout=30,
+                         headers={**server.headers(VIEW), "content-type": "application/json"}),
+              400)
 
 
 def test_feedback_is_stored_and_reported(server: Server) -> None:

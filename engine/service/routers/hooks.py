@@ -23,7 +23,7 @@ from jdm_cds.model.patient import Patient
 from jdm_cds.model.reading import PatientFileError
 from jdm_cds.service.cards import IssuedCard
 from jdm_cds.service.data import BadData, DataUnavailable, gather, patient_id, to_fetch
-from jdm_cds.service.dependencies import Authenticated, HookRequest, ServiceState
+from jdm_cds.service.dependencies import Hook
 from jdm_cds.service.models import Action, CDSRequest, CDSResponse, Suggestion
 from jdm_cds.service.orders import DraftOrder, read_orders
 from jdm_cds.service.patients import drug_of, read_patient
@@ -37,9 +37,9 @@ ORDER_PACK = "order_sign"
 
 
 @router.post("/cds-services/{service_id}")
-async def call(service_id: str, body: HookRequest, caller: Authenticated,
-               service: ServiceState) -> Response:
+async def call(service_id: str, hook: Hook) -> Response:
     started = time.perf_counter()
+    service, body = hook.service, hook.body
     described = SERVICES.get(service_id)
     if described is None:
         raise HTTPException(404, f"no service {service_id!r} (GET /cds-services lists them)")
@@ -59,7 +59,7 @@ async def call(service_id: str, body: HookRequest, caller: Authenticated,
         raise HTTPException(400, f"the patient's data cannot be read: {error}") from None
     content, count = await service.run(_answer, service, service_id, body, resources)
     log.info("%s %s: %d card(s) in %.1f ms (caller %s)", service_id, body.hookInstance,
-             count, 1000 * (time.perf_counter() - started), caller.iss)
+             count, 1000 * (time.perf_counter() - started), hook.caller.iss)
     return Response(content, media_type="application/json")
 
 
