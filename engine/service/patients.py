@@ -18,6 +18,12 @@ def _mapping() -> Mapping:
     return default_mapping()
 
 
+def read_mapping() -> None:
+    """Read the mapping now (at start-up): the first request would otherwise wait for it (a
+    third of a second)."""
+    _mapping()
+
+
 def read_patient(resources: list[dict[str, object]], label: str
                  ) -> tuple[Patient, list[UnmappedResource]]:
     """The patient of ``resources`` and the resources the mapping could not read."""

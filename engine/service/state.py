@@ -29,6 +29,7 @@ from jdm_cds.plugins.manager import Plugins
 from jdm_cds.service.auth import Verifier
 from jdm_cds.service.cards import CardMaker
 from jdm_cds.service.database import Store
+from jdm_cds.service.patients import read_mapping
 from jdm_cds.service.settings import Settings
 
 EVALUATION_THREADS = 2
@@ -61,6 +62,7 @@ class State:
                                   *((path, None) for path in service_pack_paths())])
         versions = {info.name: info.version for info in plugins.info() if info.version}
         store = Store(settings.database_url)
+        read_mapping()
         return cls(settings, store, Verifier(settings, store), rulebase, plugins.guidance,
                    CardMaker(rulebase, versions))
 

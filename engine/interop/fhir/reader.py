@@ -108,6 +108,11 @@ def patient_from_resources(resources: Iterable[object], label: str,
     return _Reader(label, mapping or default_mapping()).read([(None, r) for r in resources])
 
 
+# The reader's method for each kind it reads (any other: a medication kind).
+_HANDLERS = {"Observation": "_observation", "Procedure": "_procedure",
+             "Condition": "_condition", "AdverseEvent": "_adverse_event"}
+
+
 def _error(label: str, message: str) -> PatientFileError:
     return PatientFileError(label, [Problem("-", message)])
 
@@ -198,10 +203,9 @@ class _Reader:
         return self._patient_model(patient_res)
 
     def _handler(self, kind: str) -> Callable[[dict[str, Any]], None]:
-        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "Observation": self._observation, "Procedure": self._procedure,
-            "Condition": self._condition, "AdverseEvent": self._adverse_event}
-        return handlers.get(kind, self._medication)
+        handler: Callable[[dict[str, Any]], None] = getattr(
+            self, _HANDLERS.get(kind, "_medication"))
+        return handler
 
     def _patient(self, resources: list[dict[str, Any]]) -> dict[str, Any] | None:
         patients = [r for r in resources if r["resourceType"] == "Patient"]
