@@ -4,6 +4,7 @@ reads, on any document."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,7 +132,11 @@ WHOLE = [type("Whole", (loader,), {}) for loader in (yaml12.Loader12, yaml12.PyL
 
 @pytest.mark.parametrize("text", [*FIXED, "a: 1\na: 2\n", "<<: {a: 1}\n", "? [a]\n: 1\n",
                                   "a: !!int x\n", "a: !thing x\n", "1: a\n1.0: b\n",
-                                  "true: a\nTrue: b\n", "!!seq 12\n", "[" * 101 + "]" * 101])
+                                  "true: a\nTrue: b\n", "!!seq 12\n", "[" * 101 + "]" * 101,
+                                  "{a: " * (MAX_DEPTH - 1) + "1" + "}" * (MAX_DEPTH - 1),
+                                  "{a: " * MAX_DEPTH + "1" + "}" * MAX_DEPTH,
+                                  "{a: " * (MAX_DEPTH - 1) + "!!int 1" + "}" * (MAX_DEPTH - 1),
+                                  "a: '*'\nb: [1, 1]\n", "[.nan, .nan, .inf, -.inf, 0x10]\n"])
 def test_a_plain_tree_reads_as_the_whole_path_reads_it(text: str) -> None:
     for plain, whole in zip((yaml12.Loader12, yaml12.PyLoader12), WHOLE, strict=True):
         assert read(text, plain) == read(text, whole)
@@ -166,3 +171,35 @@ def test_the_dialects_resolver_tags_as_pyyamls_own_does(
     assert not resolver.yaml_path_resolvers
     assert resolver.resolve(kind, value, (plain, quoted)) == \
         yaml.resolver.BaseResolver.resolve(resolver, kind, value, (plain, quoted))
+
+
+SAME_TEXTS = ["a: 12\nb: !!float 12\nc: !!str 12\nd: '12'\ne: !!int '12'\nf: 0o12\ng: 1.50\n",
+              "x: !!float 12\ny: 12\nz: true\nw: !!str true\nv: ~\nu: !!null ''\nt: !!bool 12\n",
+              "12: a\n!!float 12: b\n'12': c\n"]
+
+
+def test_scalars_read_again_read_as_the_whole_path_reads_them() -> None:
+    # A plain scalar's tag and a core-tagged scalar's value are remembered by their text:
+    # read again, or under another tag, the same text reads as the whole path reads it.
+    for _ in range(2):
+        for text in SAME_TEXTS:
+            for plain, whole in zip((yaml12.Loader12, yaml12.PyLoader12), WHOLE, strict=True):
+                assert read(text, plain) == read(text, whole)
+
+
+def test_what_is_remembered_of_scalars_is_bounded() -> None:
+    numbers = range(yaml12._MEMO_SIZE + 100)
+    text = "[" + ", ".join(f"{n}.5, {n}" for n in numbers) + "]\n"
+
+    assert yaml12.load(text) == [value for n in numbers for value in (n + 0.5, n)]
+    assert len(yaml12._PLAIN_TAGS) <= yaml12._MEMO_SIZE
+    assert len(yaml12._VALUES) <= yaml12._MEMO_SIZE
+
+
+def test_a_resolver_with_patterns_of_its_own_is_not_answered_from_memory() -> None:
+    class Extra(yaml12.Resolver12):
+        pass
+
+    Extra.add_implicit_resolver("!x", re.compile("^x$"), ["x"])  # type: ignore[no-untyped-call]
+    assert yaml12.Resolver12().resolve(yaml.ScalarNode, "x", (True, False)) == yaml12._STR
+    assert Extra().resolve(yaml.ScalarNode, "x", (True, False)) == "!x"

@@ -73,14 +73,27 @@ class Resolver12(BaseResolver):
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
         """``BaseResolver.resolve`` for this dialect, which has implicit resolvers by first
         character only (no path resolvers, none for any character): a plain scalar takes
-        the tag of the first of its first character's patterns that matches, else text.
-        The parser asks once a scalar, and files are mostly scalars."""
-        if kind is ScalarNode and implicit[0]:
-            for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):
+        the tag of the first of its first character's patterns that matches, else text;
+        any other scalar is text. The parser asks once a node, and files are mostly
+        scalars, the same keys and numbers again and again: a plain scalar's tag is
+        remembered by its text."""
+        if kind is not ScalarNode:
+            return _MAP if kind is MappingNode else _SEQ
+        if not implicit[0]:
+            return _STR
+        resolvers = self.yaml_implicit_resolvers
+        if resolvers is not _CORE_RESOLVERS:  # a subclass with resolvers of its own
+            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        tag = _PLAIN_TAGS.get(value)
+        if tag is None:
+            tag = _STR
+            for candidate, pattern in resolvers.get(value[:1], ()):
                 if pattern.match(value):
-                    return str(tag)
-            return self.DEFAULT_SCALAR_TAG
-        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+                    tag = str(candidate)
+                    break
+            if len(value) <= _MEMO_TEXT:
+                _remember(_PLAIN_TAGS, value, tag)
+        return tag
 
 
 for _tag, _pattern, _first in (
@@ -92,6 +105,21 @@ for _tag, _pattern, _first in (
     # Anchored: PyYAML matches with re.match, which would accept a prefix.
     Resolver12.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern.pattern})$"),
                                      list(_first))
+_CORE_RESOLVERS = Resolver12.yaml_implicit_resolvers
+
+# What a scalar's text reads as, remembered: patient files repeat the same keys and
+# numbers, each of which costs one or two regular expressions to read. Both are pure
+# functions of the text (and tag); short texts only, and emptied when full.
+_MEMO_SIZE = 1 << 15
+_MEMO_TEXT = 40  # characters
+_PLAIN_TAGS: dict[str, str] = {}  # a plain scalar's text -> its implicit tag
+_VALUES: dict[tuple[str, str], Any] = {}  # (core tag, text) -> its value, when it matches
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
 
 
 def _core_int(text: str) -> int:
@@ -299,20 +327,31 @@ def _children(node: Node) -> list[Node]:
 class _Bounded:
     """Loads one document: compose, check the bounds, then construct."""
 
+    may_alias = True  # whether the text may hold an alias (a ``*``; set by each loader)
+
     def get_single_data(self) -> Any:
         loader: Any = self  # a parser, composer and constructor, in the loaders below
         node = loader.get_single_node()
         if node is None:
             return None
         if type(self) in _PLAIN_LOADERS:  # not a subclass that constructs more
-            value = plain_tree(node)
+            value = plain_tree(node, shared=self.may_alias)
             if value is not NOT_PLAIN:
                 return value
         check_bounds(node)
         return loader.construct_document(node)
 
 
+def _may_alias(stream: str | bytes) -> bool:
+    """False when the text has no ``*``: no alias can be written without one, so that no
+    node of its document is reached twice."""
+    if isinstance(stream, str):
+        return "*" in stream
+    return not isinstance(stream, bytes) or b"*" in stream
+
+
 NOT_PLAIN = object()  # plain_tree's answer for a document it leaves to the whole path
+_UNSEEN = object()
 
 
 class _NotPlain(Exception):
@@ -327,28 +366,42 @@ _CONVERT: dict[str, tuple[re.Pattern[str], Callable[[str], Any]]] = {
 }
 
 
-def plain_tree(root: Node) -> Any:
+def _scalar_value(tag: str, text: str) -> Any:
+    """A core-tagged scalar's value (not text); ``_NotPlain`` when it does not match its
+    tag (``!!int x``) or the tag is not a core scalar tag."""
+    value = _VALUES.get((tag, text), _UNSEEN)
+    if value is _UNSEEN:
+        pattern, convert = _CONVERT.get(tag) or (None, None)
+        if pattern is None or convert is None or not pattern.fullmatch(text):
+            raise _NotPlain
+        value = convert(text)
+        if len(text) <= _MEMO_TEXT and value == value:  # not NaN: each is its own object
+            _remember(_VALUES, (tag, text), value)
+    return value
+
+
+def plain_tree(root: Node, shared: bool = True) -> Any:
     """The document's value in one pass, when it is what almost every file is: a tree (no
     node reached twice, so no alias), within ``MAX_DEPTH``, of core-tagged nodes whose
     scalars match their tags, with text or number keys, none repeated and none a merge key.
     Then it is what ``check_bounds`` and ``Constructor12`` give; else ``NOT_PLAIN``, and
-    they read it (and say what is wrong, with its line)."""
-    seen: set[int] = set()
+    they read it (and say what is wrong, with its line). ``shared=False``: the caller
+    knows that no node is reached twice (``_may_alias``), and the nodes are not counted."""
+    seen: set[int] | None = set() if shared else None
 
     def build(node: Node, level: int) -> Any:
-        if level > MAX_DEPTH or id(node) in seen:
+        if level > MAX_DEPTH:
             raise _NotPlain
-        seen.add(id(node))
+        if seen is not None:
+            if id(node) in seen:
+                raise _NotPlain
+            seen.add(id(node))
         kind, tag = type(node), node.tag
         if kind is ScalarNode:
-            if tag == _STR:
-                return node.value
-            pattern, convert = _CONVERT.get(tag) or (None, None)
-            if pattern is None or convert is None or not pattern.fullmatch(node.value):
-                raise _NotPlain
-            return convert(node.value)
+            return node.value if tag == _STR else _scalar_value(tag, node.value)
+        level += 1
         if kind is SequenceNode and tag == _SEQ:
-            return [build(child, level + 1) for child in node.value]
+            return [build(child, level) for child in node.value]
         if kind is not MappingNode or tag != _MAP:
             raise _NotPlain
         mapping: dict[Any, Any] = {}
@@ -356,10 +409,13 @@ def plain_tree(root: Node) -> Any:
             if type(key_node) is not ScalarNode or (key_node.value == "<<"
                                                     and not key_node.style):
                 raise _NotPlain
-            key = build(key_node, level + 1)
+            if key_node.tag == _STR and seen is None and level <= MAX_DEPTH:
+                key = key_node.value  # build's answer, without a call: most keys are text
+            else:
+                key = build(key_node, level)
             if key in mapping:
                 raise _NotPlain
-            mapping[key] = build(value_node, level + 1)
+            mapping[key] = build(value_node, level)
         return mapping
 
     try:
@@ -373,6 +429,7 @@ class PyLoader12(_Bounded, Reader, Scanner, Parser, _DepthComposer, Constructor1
 
     def __init__(self, stream: str | bytes) -> None:
         Reader.__init__(self, stream)
+        self.may_alias = _may_alias(stream)
         Scanner.__init__(self)
         Parser.__init__(self)
         Composer.__init__(self)
@@ -394,6 +451,7 @@ if HAVE_LIBYAML:
 
         def __init__(self, stream: str | bytes) -> None:
             CParser.__init__(self, stream)
+            self.may_alias = _may_alias(stream)
             Constructor12.__init__(self)
             Resolver12.__init__(self)
 

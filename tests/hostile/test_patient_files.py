@@ -316,6 +316,12 @@ def test_a_duplicate_key_is_refused_whatever_the_colons_in_strings(text: str) ->
 def test_integers_beyond_64_bits_are_read_as_integers() -> None:
     assert parse_json('{"n": 123456789012345678901234}') == {"n": 123456789012345678901234}
     assert parse_json('[-9223372036854775809]') == [-9223372036854775809]
+    # orjson reads them as floats: kept as the standard library reads them, 2**64 too
+    # (the largest integer orjson reads as one is 2**64 - 1).
+    for number in (2**64, 2**64 - 1, -(2**63) - 1, -(2**63), 10**30):
+        for text in (f"[{number}]", f'{{"a": {number}, "b": 1e19}}', f'{{"e+": [{number}]}}'):
+            read = parse_json(text)
+            assert read == json.loads(text) and repr(read) == repr(json.loads(text))
 
 
 SCALARS = st.sampled_from([
