@@ -56,6 +56,19 @@ def test_evaluate_imports_nothing_it_does_not_use() -> None:
                   if name == banned or name.startswith(f"{banned}.")) == []
 
 
+def test_a_report_to_a_pipe_or_file_is_written_without_rich() -> None:
+    """rich styles nothing there: the text report is written without importing it (nor
+    typer's rich integration); a setting that asks for styles brings rich back."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    plain = _evaluate_modules(env)
+    styled = _evaluate_modules({**env, "FORCE_COLOR": "1"})
+
+    assert "jdm_cds.report.text" in plain  # it did write a text report
+    assert sorted(name for name in plain if name == "rich" or name.startswith("rich.")) == []
+    assert "rich.console" in styled  # the test can fail
+
+
 def test_a_cached_rule_base_is_read_without_the_pack_reader(tmp_path: Path) -> None:
     env = {**os.environ, "JDM_CDS_CACHE_DIR": str(tmp_path)}
     cold = _evaluate_modules(env)  # compiles, and stores the rule base

@@ -6,17 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
+from campaign import campaign
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
 
 import jdm_cds
+from jdm_cds.cli.common import PIPED_WIDTH, report_output
 from jdm_cds.defaults import default_evaluator
 from jdm_cds.model.assessment import Assessment
 from jdm_cds.report.glossary import Glossary
-from jdm_cds.report.text import render_text
+from jdm_cds.report.text import PlainText, flush_lines, render_text
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"
@@ -147,3 +152,80 @@ def test_the_evaluate_report_builds_one_engine(args: list[str],
     assert "Patient EX-MDA5" in result.output
     assert len(built) == 1
     assert ("anti_mda5" in built[0]) is not args
+
+
+# --- without rich: the same bytes ----------------------------------------------------------
+
+_STYLES = ("", "bold", "dim", "italic", "bold red", "bold green", "dim italic")
+# Text as the report holds it (tabs excepted, which rich expands by cell position and which
+# therefore always go through rich): words, wide and combining characters, the control
+# characters rich leaves out, line breaks, trailing spaces. A report has a line at least.
+_PIECES = st.lists(st.text(st.characters(blacklist_categories=("Cs",),
+                                         blacklist_characters="\t"), max_size=30)
+                   | st.sampled_from(["", " ", "  ", "\r\n", "\x07", "\x1b[31m", "─" * 5,
+                                      "患者", "e\u0301", "[bold]x[/]"]), max_size=6)
+_LINES = st.lists(st.lists(st.tuples(_PIECES.map("".join), st.sampled_from(_STYLES)),
+                           min_size=1, max_size=4).map(tuple), min_size=1, max_size=8)
+
+
+@pytest.mark.fuzz
+@campaign(300, 30_000)
+@given(lines=_LINES, width=st.integers(0, 200))
+def test_a_plain_report_writes_what_rich_writes_where_nothing_is_styled(
+        lines: list[tuple[tuple[str, str], ...]], width: int) -> None:
+    by_rich, plain = io.StringIO(), io.StringIO()
+    flush_lines(lines, Console(file=by_rich, width=width, soft_wrap=False,
+                               force_terminal=False))
+    flush_lines(lines, PlainText(plain, width))
+    assert plain.getvalue() == by_rich.getvalue()
+
+
+def test_a_plain_report_with_a_tab_goes_through_rich() -> None:
+    lines = [(("a\tb", "bold"), ("c", "")), (("\tx", ""),)]
+    by_rich, plain = io.StringIO(), io.StringIO()
+    flush_lines(lines, Console(file=by_rich, width=80, soft_wrap=False, force_terminal=False))
+    flush_lines(lines, PlainText(plain, 80))
+    assert plain.getvalue() == by_rich.getvalue() == "a       bc\n        x\n"
+
+
+@pytest.mark.parametrize("when", sorted(DATES))
+@pytest.mark.parametrize("width", [20, 59, 80, 140])
+def test_the_report_is_the_same_plain_or_through_rich(when: str, width: int) -> None:
+    plain = io.StringIO()
+    assessment = assess(DATES[when])
+    render_text(assessment, PlainText(plain, width), Glossary.of(default_evaluator().rulebase))
+    assert plain.getvalue() == render(assessment, width)
+
+
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize("setting", [None, ("FORCE_COLOR", "1"), ("FORCE_COLOR", ""),
+                                     ("TTY_COMPATIBLE", "1"), ("TTY_COMPATIBLE", "0"),
+                                     ("NO_COLOR", "1"), ("COLUMNS", "72"), ("TERM", "dumb")])
+def test_the_report_is_plain_only_where_rich_would_style_nothing(
+        monkeypatch: pytest.MonkeyPatch, tty: bool, setting: tuple[str, str] | None) -> None:
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "COLUMNS", "TERM",
+                 "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    if setting is not None:
+        monkeypatch.setenv(*setting)
+    monkeypatch.setattr(sys, "stdout", _Stdout(tty))
+    output = report_output()
+    # What rich does with standard output under the same settings.
+    styled = Console(soft_wrap=False, width=None if tty or os.environ.get(
+        "COLUMNS", "").isdigit() else PIPED_WIDTH)
+    if isinstance(output, PlainText):
+        assert not styled.is_terminal and styled.color_system is None
+        assert output.width == styled.width
+        assert output.file is sys.stdout
+    else:
+        assert tty or (setting is not None and setting[0] in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+    assert isinstance(report_output(io.StringIO()), PlainText)  # an output file: never styled
+
+
+class _Stdout(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty

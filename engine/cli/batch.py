@@ -157,12 +157,17 @@ def text_console(sink: IO[bytes]) -> Console:
     """The console for a text report: the terminal's, or one writing to the output file."""
     from rich.console import Console
 
-    from jdm_cds.cli.common import stdout
+    from jdm_cds.cli.common import PIPED_WIDTH, stdout_console
 
     if sink is sys.stdout.buffer:
-        return stdout
-    return Console(file=io.TextIOWrapper(sink, encoding="utf-8", write_through=True),
-                   soft_wrap=False, width=140, force_terminal=False)
+        return stdout_console()
+    return Console(file=text_file(sink), soft_wrap=False, width=PIPED_WIDTH,
+                   force_terminal=False)
+
+
+def text_file(sink: IO[bytes]) -> IO[str]:
+    """The output file ``sink`` as text (UTF-8, each write passed on at once)."""
+    return io.TextIOWrapper(sink, encoding="utf-8", write_through=True)
 
 
 def reader_gone() -> typer.Exit:

@@ -15,24 +15,80 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
 
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.diagnostics import RuleLoadError
 from jdm_cds.model.reading import PatientFileError
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 from jdm_cds.plugins.manager import PluginLoadError, Plugins
+from jdm_cds.report.text import PlainText
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from jdm_cds.interop.fhir.mapping import Mapping
 
+PIPED_WIDTH = 140  # columns of a text report piped or written to a file, without COLUMNS
+
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use, with the options given: a command that prints
+    nothing through it (``evaluate`` writing to a pipe or a file) does not import rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def made(self) -> Console:
+        """The console itself (made now, if not yet): for what checks its type."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+
 # The terminal's width; piped, the width COLUMNS gives (rich reads it), else 140.
-stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or os.environ.get(
-    "COLUMNS", "").isdigit() else 140)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = cast("Console", _LazyConsole(soft_wrap=False, width=None if sys.stdout.isatty()
+                                      or os.environ.get("COLUMNS", "").isdigit()
+                                      else PIPED_WIDTH))
+stderr = cast("Console", _LazyConsole(stderr=True, soft_wrap=True))
+
+
+def stdout_console() -> Console:
+    """Standard output's console itself (``stdout`` stands in for it until first used)."""
+    return cast(_LazyConsole, stdout).made()
+
+# Settings under which rich styles output that is not a terminal (rich.console.Console's
+# is_terminal): with any of them set, the report goes through rich.
+_STYLING_SETTINGS = ("FORCE_COLOR", "TTY_COMPATIBLE")
+
+
+def report_output(file: IO[str] | None = None) -> Console | PlainText:
+    """Where the text report goes: ``file`` (an output file, never styled), else standard
+    output (``stdout``). A ``PlainText`` (the same bytes, without rich) wherever rich would
+    style nothing: not a terminal, no setting that asks for styles, not in Jupyter (which
+    rich renders in its own way), not on Windows (whose consoles rich measures otherwise)."""
+    import builtins
+
+    plain = sys.platform != "win32" and not hasattr(builtins, "get_ipython")
+    if file is not None:
+        if plain:
+            return PlainText(file, PIPED_WIDTH)
+        from rich.console import Console
+
+        return Console(file=file, soft_wrap=False, width=PIPED_WIDTH, force_terminal=False)
+    if plain and not sys.stdout.isatty() and not any(
+            name in os.environ for name in _STYLING_SETTINGS):
+        columns = os.environ.get("COLUMNS", "")
+        return PlainText(sys.stdout, int(columns) if columns.isdigit() else PIPED_WIDTH)
+    return stdout_console()
 
 
 class Format(StrEnum):

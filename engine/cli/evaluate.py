@@ -10,8 +10,9 @@ only when it is given).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Literal
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import typer
@@ -27,6 +28,7 @@ from jdm_cds.cli.batch import (
     reader_gone,
     results,
     text_console,
+    text_file,
 )
 from jdm_cds.cli.common import (
     DisablePlugin,
@@ -34,6 +36,7 @@ from jdm_cds.cli.common import (
     build_evaluator,
     load_fhir_mapping,
     parse_date,
+    report_output,
     settings,
     stderr,
 )
@@ -144,8 +147,7 @@ class _Writer:
         self.words: Glossary | None = None  # the text report's, made for its first patient
         self.count = 0
         self.assessments: list[Assessment] = []  # --format fhir: one Bundle at the end
-        if fmt is Format.text:
-            self.console = text_console(sink)
+        self.console: Any = None  # Console or PlainText, made for the first text report
 
     def write(self, result: Result) -> None:
         if self.fmt is Format.fhir:
@@ -177,14 +179,20 @@ class _Writer:
         self.sink.flush()
 
     def _text(self, result: Result) -> None:
-        from jdm_cds.report.text import render_text, render_timeline
+        from jdm_cds.report.text import PlainText, render_text, render_timeline
 
         if self.timeline:
             if result.value:
+                if self.console is None:
+                    self.console = text_console(self.sink)
+                assert not isinstance(self.console, PlainText)
                 render_timeline(result.value, self.console)
         else:
             if self.words is None:
                 self.words = self.glossary()
+            if self.console is None:
+                self.console = report_output(
+                    None if self.sink is sys.stdout.buffer else text_file(self.sink))
             render_text(result.value, self.console, self.words)
 
     def close(self) -> None:

@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any
 
 from jdm_cds.model.assessment import Assessment, Judgement, Source
 from jdm_cds.report.glossary import Glossary, default_glossary
@@ -30,6 +27,10 @@ from jdm_cds.report.judgement_text import (
 )
 from jdm_cds.report.literal import literal
 from jdm_cds.report.timeline import Row
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 STATUS_STYLE = {"met": "bold green", "not_met": "bold red", "indeterminate": "bold yellow",
                 "not_applicable": "dim"}
@@ -75,6 +76,28 @@ def _source(source: Source) -> str:
     return f"{source.label} {source.url}" if source.url else source.label
 
 
+# A piece of a line: its text and its rich style ("": none).
+Span = tuple[str, str]
+
+# The characters rich's Text leaves out (bell, backspace, vertical tab, form feed, carriage
+# return: rich.control.STRIP_CONTROL_CODES), left out of a plain report too.
+_RICH_STRIPS = dict.fromkeys((7, 8, 11, 12, 13))
+
+
+class PlainText:
+    """Where a text report goes when rich would style nothing: a pipe or a file, with no
+    setting that asks for colour (``jdm_cds.cli.common.report_output`` decides). The
+    report is written as rich writes it there, its text without styles, without importing
+    rich: the import of its console costs about 80 million instructions, a sixth of the
+    start-up of ``jdm-cds evaluate FILE``."""
+
+    __slots__ = ("file", "width")
+
+    def __init__(self, file: IO[str], width: int) -> None:
+        self.file = file
+        self.width = width
+
+
 class _Writer:
     """Lays out blocks of status + wrapped text for one console width.
 
@@ -82,33 +105,33 @@ class _Writer:
     writes the same bytes as a print a line, at a fraction of rich's cost per print.
     """
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console | PlainText) -> None:
         self.console = console
         self.width = max(console.width, 20)
         narrow = self.width < NARROW
         self.indent = 2 if narrow else STATUS_WIDTH
         self.narrow = narrow
-        self.lines: list[Text] = []
+        self.lines: list[tuple[Span, ...]] = []
 
     def wrap(self, text: str, width: int, hang: int = 0) -> list[str]:
         return textwrap.wrap(text, width=max(width, 10), subsequent_indent=" " * hang,
                              break_on_hyphens=False) or [""]
 
-    def print(self, text: Text) -> None:
-        self.lines.append(text)
+    def print(self, *spans: Span) -> None:
+        self.lines.append(spans)
 
     def flush(self) -> None:
-        self.console.print(Text("\n").join(self.lines), soft_wrap=True, highlight=False)
+        flush_lines(self.lines, self.console)
         self.lines = []
 
     def rule(self, title: str) -> None:
         head = f"── {title} "
-        self.print(Text(""))
-        self.print(Text(head + "─" * max(self.width - len(head), 2), style="bold"))
+        self.print(("", ""))
+        self.print((head + "─" * max(self.width - len(head), 2), "bold"))
 
     def paragraph(self, text: str, style: str = "", indent: int = 0) -> None:
         for line in self.wrap(text, self.width - indent):
-            self.print(Text(" " * indent + line, style=style))
+            self.print((" " * indent + line, style))
 
     def entry(self, status: str, status_style: str, title: str,
               lines: Sequence[Line | str], footer: str) -> None:
@@ -116,33 +139,55 @@ class _Writer:
         body = self.width - self.indent
         titled = self.wrap(title, body)
         if self.narrow:
-            self.print(Text(status, style=status_style))
+            self.print((status, status_style))
             start = 0
         else:
-            first = Text(f"{status:<{STATUS_WIDTH}}", style=status_style)
-            first.append(titled[0], style="bold")
-            self.print(first)
+            self.print((f"{status:<{STATUS_WIDTH}}", status_style), (titled[0], "bold"))
             start = 1
         for line in titled[start:]:
-            self.print(Text(" " * self.indent + line, style="bold"))
+            self.print((" " * self.indent + line, "bold"))
         for item in lines:
             if isinstance(item, Line):
                 wrapped = self.wrap(f"{item.heading}: {item.text}", body, hang=2)
                 head_len = len(item.heading) + 1
                 for index, line in enumerate(wrapped):
-                    text = Text(" " * self.indent)
                     if index == 0:
-                        text.append(line[:head_len], style="italic")
-                        text.append(line[head_len:])
+                        self.print((" " * self.indent, ""), (line[:head_len], "italic"),
+                                   (line[head_len:], ""))
                     else:
-                        text.append(line)
-                    self.print(text)
+                        self.print((" " * self.indent, ""), (line, ""))
             else:
                 for line in self.wrap(item, body):
-                    self.print(Text(" " * self.indent + line))
+                    self.print((" " * self.indent + line, ""))
         if footer:
             for line in self.wrap(footer, body):
-                self.print(Text(" " * self.indent + line, style="dim"))
+                self.print((" " * self.indent + line, "dim"))
+
+
+def flush_lines(lines: Sequence[tuple[Span, ...]], console: Console | PlainText) -> None:
+    """Print ``lines`` (each its spans) in one piece: through rich, or, for a ``PlainText``,
+    the bytes rich would write there (a line with a tab, which rich expands by cell
+    position, goes through rich)."""
+    if isinstance(console, PlainText):
+        texts = ["".join(text for text, _ in line) for line in lines]
+        if not any("\t" in text for text in texts):
+            if console.width >= 1:  # rich renders nothing at all in no columns (COLUMNS=0)
+                console.file.write("\n".join(texts).translate(_RICH_STRIPS) + "\n")
+                console.file.flush()
+            return
+        from rich.console import Console
+
+        console = Console(file=console.file, width=console.width, soft_wrap=False,
+                          force_terminal=False)
+    from rich.text import Text
+
+    shown = []
+    for (first, style), *rest in lines:
+        text = Text(first, style=style)
+        for piece, piece_style in rest:
+            text.append(piece, style=piece_style)
+        shown.append(text)
+    console.print(Text("\n").join(shown), soft_wrap=True, highlight=False)
 
 
 def judgement_lines(judgement: Judgement, glossary: Glossary) -> list[Line]:
@@ -191,16 +236,14 @@ def _unmapped_summary(assessment: Assessment) -> list[str]:
     return lines
 
 
-def render_text(assessment: Assessment, console: Console,
+def render_text(assessment: Assessment, console: Console | PlainText,
                 glossary: Glossary | None = None) -> None:
     """The text report of one assessment, laid out for ``console.width`` columns."""
     words = glossary or default_glossary()
     out = _Writer(console)
     notes = _Notes()
     visit = assessment.evaluation_visit
-    head = Text("Patient ", style="bold")
-    head.append(literal(assessment.patient_id), style="bold")
-    out.print(head)
+    out.print(("Patient ", "bold"), (literal(assessment.patient_id), "bold"))
     out.paragraph(f"Evaluated at {assessment.evaluated_at}"
                   + (f", evaluation visit {visit}" if visit else
                      " (no visit on or before that date)"))
@@ -252,7 +295,7 @@ def render_text(assessment: Assessment, console: Console,
             continue
         out.rule(GROUPS.get(group, "Other judgements"))
         for status, style, title, lines, footer in entries:
-            out.print(Text(""))
+            out.print(("", ""))
             out.entry(status, style, title, lines, footer)
     if notes.numbers:
         out.rule("Notes")
@@ -261,8 +304,8 @@ def render_text(assessment: Assessment, console: Console,
             label = "ASSUMPTION: " if kind == "assumption" else ""
             for line in out.wrap(mark + label + literal(text, prose=True), out.width,
                                  hang=len(mark)):
-                out.print(Text(line))
-    out.print(Text(""))
+                out.print((line, ""))
+    out.print(("", ""))
     out.paragraph("Decision support only: these judgements inform, and do not replace, the "
                   "clinician's judgement.", style="dim italic")
     out.flush()
@@ -302,6 +345,8 @@ def _show_value(value: Any) -> str:
 
 
 def _timeline_cell(row: Row, rule: str) -> Text:
+    from rich.text import Text
+
     status = row.statuses.get(rule)
     if status is None:
         return Text("-", style="dim")
@@ -323,6 +368,7 @@ def _timeline_cell(row: Row, rule: str) -> Text:
 def render_timeline(rows: Sequence[Row], console: Console) -> None:
     """A table a patient, a row a visit, each row as ``evaluate --at <visit date>``."""
     from rich.table import Table
+    from rich.text import Text
 
     for patient_id in dict.fromkeys(r.patient_id for r in rows):
         mine = [r for r in rows if r.patient_id == patient_id]
