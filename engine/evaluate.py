@@ -137,7 +137,9 @@ class Evaluator:
                                                patient_facts)
         if self.guidance is not None:
             cards, errors = self.guidance(patient, assessment)
-            assessment = assessment.model_copy(update={"guidance": cards, "errors": errors})
+            # Built here and shown to plugins only as a read-only copy, if at all: set in
+            # place rather than copied.
+            assessment.guidance, assessment.errors = cards, errors
         return assessment
 
 

@@ -545,6 +545,54 @@ def test_guidance_hooks_are_called_as_pluggy_calls_them() -> None:
     assert assessment.errors == []
 
 
+def _built_in(plugin: object) -> object:
+    """``plugin`` as if shipped with jdm-cds (its class in the built-in plugins' package),
+    so that its guidance is called in the evaluating thread without pluggy's call."""
+    cls = type(plugin)
+    return type(cls.__name__, (cls,), {"__module__": "jdm_cds_plugins.doubles"})()
+
+
+def test_built_in_guidance_hooks_are_called_as_pluggy_calls_them() -> None:
+    plugins = with_plugins(two_hooks=_built_in(_TwoHooks()),
+                           optional=_built_in(_OptionalAssessment()),
+                           wrapping=_built_in(_Wrapping()), raising=_built_in(Raising()))
+    assert {"two_hooks", "optional", "wrapping", "raising"} <= plugins._built_in
+    evaluator = evaluator_for(plugins)
+
+    assessment = evaluator.evaluate(patient("anti-MDA5", visits=at_evaluation("dyspnoea")))
+
+    assert sorted(c.id for c in assessment.guidance if c.plugin == "two_hooks") == [
+        "two_hooks.first", "two_hooks.second"]
+    assert [c.id for c in assessment.guidance if c.plugin == "optional"] == ["optional.given"]
+    [card] = [c for c in assessment.guidance if c.plugin == "wrapping"]
+    assert card.summary == "Seen P-anti-MDA5"
+    [error] = assessment.errors
+    assert error.plugin == "raising"
+    assert error.error.startswith("RuntimeError: guidance service unavailable for P-anti-MDA5")
+    assert "failing_plugins.py:" in error.error
+    assert set(built_in_cards(assessment)) == EXPECTED_CARDS["anti-MDA5"]
+
+
+def test_built_in_guidance_is_what_pluggy_gives() -> None:
+    """The built-in plugins' hooks called directly give what pluggy's calls of them give:
+    the same cards, in the same order."""
+    direct = with_plugins(two_hooks=_built_in(_TwoHooks()))
+    assert all(direct._direct.values())
+    through_pluggy = with_plugins(two_hooks=_built_in(_TwoHooks()))
+    through_pluggy._direct = dict.fromkeys(through_pluggy._direct)  # None: pluggy calls
+    cases = [patient(*antibodies, visits=at_evaluation(*events)) for antibodies in
+             [("anti-MDA5",), ("anti-NXP2", "anti-TIF1g"), ("anti-SRP", "anti-Mi-2", "anti-SAE"),
+              ("negative",), ()] for events in [(), ("dyspnoea", "abdominal_pain")]]
+    seen: set[str | None] = set()
+    for case in cases:
+        assessment = assess(case)
+        cards, errors = direct.guidance(case, assessment)
+        assert (cards, errors) == through_pluggy.guidance(case, assessment)
+        assert errors == [] and {"two_hooks.first", "two_hooks.second"} <= {c.id for c in cards}
+        seen |= {c.plugin for c in cards}
+    assert seen >= set(BUILT_IN) | {"two_hooks"}
+
+
 @pytest.mark.parametrize("output", ["json", "text"])
 def test_cli_reports_the_failing_plugin_and_exits_0(
         with_raising: Evaluator, monkeypatch: pytest.MonkeyPatch, output: str) -> None:

@@ -176,12 +176,17 @@ def call_once(call: Callable[[], T]) -> Outcome[T]:
     """
     try:
         return Done(call())
-    except (Exception, SystemExit, GeneratorExit) as error:
-        return Failed(describe(error))
-    except KeyboardInterrupt as error:
-        if threading.current_thread() is threading.main_thread():
-            raise
-        return Failed(describe(error))
+    except (Exception, SystemExit, GeneratorExit, KeyboardInterrupt) as error:
+        return failure(error)
+
+
+def failure(error: Exception | SystemExit | GeneratorExit | KeyboardInterrupt) -> Failed:
+    """What a plugin raised, as its failure; ``KeyboardInterrupt`` is raised again on the
+    main thread (the terminal's), where it did not come from the plugin."""
+    if isinstance(error, KeyboardInterrupt) and \
+            threading.current_thread() is threading.main_thread():
+        raise error
+    return Failed(describe(error))
 
 
 def describe(error: BaseException) -> str:

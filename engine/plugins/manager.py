@@ -13,7 +13,7 @@ still runs on the same view. The judgements are never changed by a plugin.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -32,8 +32,9 @@ from jdm_cds.plugins.budget import (
     Done,
     Failed,
     HookRunner,
-    call_once,
+    Outcome,
     describe,
+    failure,
 )
 from jdm_cds.plugins.hookspecs import PROJECT
 from jdm_cds.plugins.readonly import read_only
@@ -104,6 +105,12 @@ class Plugins:
         # plugin is called on a worker thread within the budget.
         self._built_in = {name for name in self.names
                           if _module_of(pm.get_plugin(name)).startswith(BUILT_IN_PACKAGE)}
+        # A built-in plugin's hook functions, called directly (pluggy's call of a subset
+        # of plugins filters every implementation again at each call: two thirds of the
+        # cost of guidance); None where pluggy must call them (a wrapper).
+        self._direct = {name: _plain_impls(caller) for name, caller in self._guidance
+                        if name in self._built_in}
+        self._others = [name for name, _ in self._guidance if name not in self._built_in]
         # A read-only view costs half as much as judging the patient: only for those who read it.
         self._shows_assessment = any("assessment" in (*impl.argnames, *impl.kwargnames)
                                      for impl in impls)
@@ -203,43 +210,82 @@ class Plugins:
         # One view for all: being read-only, no plugin can change what the next one sees.
         # The patient is a frozen model of tuples already.
         view = read_only(assessment) if self._shows_assessment else assessment
-        calls = [(name, _guidance_call(name, caller, patient, view, name in self._built_in))
-                 for name, caller in self._guidance]
-        outcomes = dict(zip([name for name, _ in calls if name not in self._built_in],
-                            self.runner.run([c for c in calls if c[0] not in self._built_in]),
-                            strict=True))
+        kwargs = {"patient": patient, "assessment": view}
+        outcomes: dict[str, Outcome[tuple[list[GuidanceCard], list[str]]]] = {}
+        if self._others:  # on a worker thread, within the budget
+            outcomes = dict(zip(self._others, self.runner.run(
+                [(name, _guidance_call(name, caller, kwargs)) for name, caller in self._guidance
+                 if name not in self._built_in]), strict=True))
         cards: list[GuidanceCard] = []
         errors: list[PluginError] = []
-        for name, call in calls:
-            outcome = outcomes[name] if name in outcomes else call_once(call)
-            if isinstance(outcome, Done):
-                found, problems = outcome.value
-                cards += found
-                errors += [PluginError(plugin=name, hook=GUIDANCE, error=p) for p in problems]
+        for name, caller in self._guidance:
+            if name in self._built_in:  # called in this thread, as call_once calls
+                try:
+                    found, problems = _checked(name, _results(caller, self._direct[name],
+                                                              kwargs), built_in=True)
+                except (Exception, SystemExit, GeneratorExit, KeyboardInterrupt) as error:
+                    errors.append(PluginError(plugin=name, hook=GUIDANCE,
+                                              error=failure(error).error))
+                    continue
             else:
-                errors.append(PluginError(plugin=name, hook=GUIDANCE, error=outcome.error))
+                outcome = outcomes[name]
+                if not isinstance(outcome, Done):
+                    errors.append(PluginError(plugin=name, hook=GUIDANCE, error=outcome.error))
+                    continue
+                found, problems = outcome.value
+            cards += found
+            errors += [PluginError(plugin=name, hook=GUIDANCE, error=p) for p in problems]
         # Every card was validated: its indicator is one of the three.
         cards.sort(key=lambda card: _SEVERITY[card.indicator])
         return cards, errors
 
 
-def _guidance_call(name: str, caller: pluggy.HookCaller, patient: Patient, view: Assessment,
-                   built_in: bool) -> Any:
-    """The call a worker makes for one plugin: the hook, then the checks of what it returned
-    (which may run the plugin's code too: a mapping's methods, a string's)."""
-    def call() -> tuple[list[GuidanceCard], list[str]]:
-        cards: list[GuidanceCard] = []
-        problems: list[str] = []
-        for returned in caller(patient=patient, assessment=view):
-            found, wrong = _built_in_cards(name, returned) if built_in else _cards(name,
-                                                                                   returned)
-            cards += found
-            problems += wrong
-        if len(cards) > MAX_CARDS:
-            problems.append(f"returned {len(cards)} cards; only the first {MAX_CARDS} are kept")
-            cards = cards[:MAX_CARDS]
-        return cards, problems
-    return call
+def _plain_impls(caller: pluggy.HookCaller) -> list[pluggy.HookImpl] | None:
+    """The hook's implementations in the order pluggy calls them (the last registered
+    first), when each is a plain function of positional arguments; None otherwise (a
+    wrapper, or an argument with a default, which pluggy passes by keyword)."""
+    impls = caller.get_hookimpls()
+    if any(impl.hookwrapper or impl.wrapper or impl.kwargnames for impl in impls):
+        return None
+    return impls[::-1]
+
+
+def _results(caller: pluggy.HookCaller, impls: list[pluggy.HookImpl] | None,
+             kwargs: Mapping[str, Any]) -> list[Any]:
+    """What the hook returned: pluggy's call, or the same from the plain implementations
+    ``impls`` called as pluggy calls them (each result that is not None, in call order)."""
+    if impls is None:
+        called: list[Any] = caller(**kwargs)
+        return called
+    results = []
+    for impl in impls:
+        result = impl.function(*map(kwargs.__getitem__, impl.argnames))
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _checked(name: str, results: list[Any], built_in: bool
+             ) -> tuple[list[GuidanceCard], list[str]]:
+    """The cards of what one plugin's hook returned, and what is wrong with the rest (the
+    checks may run the plugin's code too: a mapping's methods, a string's)."""
+    cards: list[GuidanceCard] = []
+    problems: list[str] = []
+    for returned in results:
+        found, wrong = _built_in_cards(name, returned) if built_in else _cards(name, returned)
+        cards += found
+        problems += wrong
+    if len(cards) > MAX_CARDS:
+        problems.append(f"returned {len(cards)} cards; only the first {MAX_CARDS} are kept")
+        cards = cards[:MAX_CARDS]
+    return cards, problems
+
+
+def _guidance_call(name: str, caller: pluggy.HookCaller, kwargs: Mapping[str, Any]
+                   ) -> Callable[[], tuple[list[GuidanceCard], list[str]]]:
+    """The call a worker makes for one plugin: the hook, then the checks of what it
+    returned."""
+    return lambda: _checked(name, caller(**kwargs), built_in=False)
 
 
 def _module_of(plugin: object) -> str:
@@ -289,12 +335,14 @@ def _built_in_cards(plugin: str, returned: object) -> tuple[list[GuidanceCard], 
     """A built-in plugin's cards: validated when it read its YAML at start-up (it builds
     every card with the model's constructor) and immutable since, so each needs only its
     plugin's name; anything else it returned is checked as a third party's would be."""
-    if not isinstance(returned, list) or \
-            not all(type(card) is GuidanceCard for card in returned):
+    if not isinstance(returned, list):
         return _cards(plugin, returned)
-    cards: list[GuidanceCard] = returned
-    return [card if card.plugin == plugin else card.model_copy(update={"plugin": plugin})
-            for card in cards], []
+    cards: list[GuidanceCard] = []
+    for card in returned:
+        if type(card) is not GuidanceCard:
+            return _cards(plugin, returned)
+        cards.append(card if card.plugin == plugin else card.model_copy(update={"plugin": plugin}))
+    return cards, []
 
 
 def _plain(item: object) -> object:
