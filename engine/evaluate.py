@@ -25,7 +25,6 @@ from jdm_cds.language.compiler import (
     list_key,
 )
 from jdm_cds.language.dependencies import (
-    Requirements,
     describe,
     evaluation_status_fields,
     requirements,
@@ -38,7 +37,6 @@ from jdm_cds.model.assessment import (
     Assumption,
     Dependency,
     GuidanceCard,
-    Judgement,
     PluginError,
     Recommendation,
     Source,
@@ -164,13 +162,19 @@ class _Explained:
     named: tuple[str, ...]  # fields the rule tests, then the values it reports
     assumptions: list[Assumption]
     citations: list[Source]
-    depends_on: Requirements  # the judgements a recommendation was written for
+    # The judgements a recommendation was written for, in words (None: none) and as its
+    # depends_on lists them.
+    because: str | None
+    dependencies: list[Dependency]
 
     @classmethod
     def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
         pack, rule = compiled.pack, compiled.rule
+        required = requirements(rule, pack, status_fields)
         return cls(
-            depends_on=requirements(rule, pack, status_fields),
+            because=describe(required) or None,
+            dependencies=[Dependency(rule=name, statuses=sorted(allowed, key=STATUSES.index))
+                          for name, allowed in required.items()],
             tests=tuple(_Test(leaf.field, leaf_key(leaf),
                               compiled.leaf_criteria.get(leaf_key(leaf)),
                               list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
@@ -196,7 +200,7 @@ class _Builder:
         self.explain = explain
 
     def build(self, rules: Iterable[CompiledRule]) -> Assessment:
-        judgements: dict[str, Judgement] = {}
+        judgements: dict[str, dict[str, Any]] = {}
         alerts: list[Alert] = []
         recommendations: list[Recommendation] = []
         for compiled in rules:
@@ -215,15 +219,18 @@ class _Builder:
                       if alert.rule == STALE_DATA_RULE and visit_date is not None), None)
         if stale is not None:
             recommendations = [_aged(rec, stale) for rec in recommendations]
-        return Assessment(
-            patient_id=self.tl.patient.id,
-            evaluated_at=self.tl.at,
-            evaluation_visit=visit_date,
-            stale_data=stale,
-            judgements=judgements,
-            alerts=sorted(alerts, key=_alert_order),
-            recommendations=recommendations,
-        )
+        # One validation of the whole (the judgements as data, the rest models already):
+        # strict, since every value is built here with its exact type and nothing needs
+        # coercing.
+        return Assessment.model_validate({
+            "patient_id": self.tl.patient.id,
+            "evaluated_at": self.tl.at,
+            "evaluation_visit": visit_date,
+            "stale_data": stale,
+            "judgements": judgements,
+            "alerts": sorted(alerts, key=_alert_order),
+            "recommendations": recommendations,
+        }, strict=True)
 
     def stale(self, alert: Alert, visit_date: date) -> StaleData:
         """The stale-data warning the rule raised, with the gap in days."""
@@ -243,7 +250,8 @@ class _Builder:
         return [(visit, self.patient if visit is None else self.visits[visit])
                 for visit in fired if decision(self.outcomes, compiled.rule.id, visit)[0] == "met"]
 
-    def judgement(self, compiled: CompiledRule) -> Judgement:
+    def judgement(self, compiled: CompiledRule) -> dict[str, Any]:
+        """The judgement of one rule, as data for ``Judgement``."""
         rule, pack = compiled.rule, compiled.pack
         visit, fact = self.fact_of(compiled)
         status, path = decision(self.outcomes, rule.id, visit)
@@ -273,8 +281,7 @@ class _Builder:
             reasons += [f"{name} unknown: {details[name]['unknown_because']}"
                         for name in explained.named
                         if name not in fact and "unknown_because" in details.get(name, {})]
-        # Strict: every value is built here with its exact type, and nothing needs coercing.
-        return Judgement.model_validate({
+        return {
             "status": status, "rule": rule.id, "version": pack.version, "pack": pack.id,
             "title": rule.title, "because": because, "reasons": reasons,
             # A decided judgement was not left open by what it did not need.
@@ -283,7 +290,7 @@ class _Builder:
             "citations": list(explained.citations),
             "visit_date": None if visit is None else self.tl.visits[visit].date,
             "values": {name: fact.get(name) for name in rule.report}, "plugin": pack.plugin,
-        }, strict=True)
+        }
 
     @staticmethod
     def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int | None,
@@ -338,12 +345,10 @@ class _Builder:
     def recommendation(self, compiled: CompiledRule, fact: Fact) -> Recommendation:
         rule, message = compiled.rule, compiled.rule.message
         assert message is not None
-        required = self.explained[rule.id].depends_on
+        explained = self.explained[rule.id]
         return Recommendation(
             id=rule.id, summary=_fill(message.summary, fact), detail=_fill(message.detail, fact),
-            because=describe(required) or rule.title,
-            depends_on=[Dependency(rule=name, statuses=sorted(allowed, key=STATUSES.index))
-                        for name, allowed in required.items()],
+            because=explained.because or rule.title, depends_on=explained.dependencies,
             sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )

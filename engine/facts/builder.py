@@ -625,7 +625,13 @@ class FactBuilder:
                          "draft_orders": order_items(draft_orders, tl.classes)},
                         _SPECIAL["patient"])
         for name, compute, params in self._patient:
-            _store(fact, name, compute(tl, facts, statuses, fact, params), details)
+            value = compute(tl, facts, statuses, fact, params)
+            if value is None:  # _store, inlined: this runs for every derived value
+                continue
+            if isinstance(value, DetailedValue | list):
+                _store(fact, name, value, details)
+            else:
+                fact[name] = value
         fact["kind"] = "patient"
         if self._patient_judged:
             fact["judged"] = True

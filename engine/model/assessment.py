@@ -94,7 +94,8 @@ class _Sourced(_Model):
 
     @model_validator(mode="after")
     def _source_is_first(self) -> _Sourced:
-        if self.source != self.sources[0]:
+        # The same object when filled in above: no field-by-field comparison needed.
+        if self.source is not self.sources[0] and self.source != self.sources[0]:
             raise ValueError("'source' must be the first of 'sources'")
         return self
 
