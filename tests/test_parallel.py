@@ -3,8 +3,10 @@ killed by a signal costs only the patients it held."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -18,6 +20,7 @@ from jdm_cds.cli import app
 from jdm_cds.cohort.parallel import ProcessPool
 from jdm_cds.cohort.work import Result, Task, run_chunk
 from jdm_cds.inputs import Inputs, WorkItem
+from jdm_cds.model.reading import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "features" / "study_cases"
@@ -194,3 +197,17 @@ def test_results_carry_the_labels_of_this_process(tmp_path: Path) -> None:
 
     assert [r.patient_id for r in results] == ["P-0", "P-1", "P-2"]
     assert all(r.label is item.label for r, item in zip(results, items, strict=True))
+
+
+def test_a_work_item_is_sent_to_a_worker_whole() -> None:
+    # Every field, each its own value, comes back from pickling in its place.
+    values = {"index": 7, "label": "a.yaml", "path": "a.yaml", "text": "id: a", "line": b"{}",
+              "failure": (Problem("-", "unreadable"),), "resources": ({"id": "r"},),
+              "fhir_mapping": "mapping.yaml"}
+    assert [field.name for field in dataclasses.fields(WorkItem)] == list(values)
+    item = WorkItem(**values)  # type: ignore[arg-type]
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        copy = pickle.loads(pickle.dumps(item, protocol=protocol))
+        assert copy == item and type(copy) is WorkItem
+    default = WorkItem(3, "b.yaml")
+    assert pickle.loads(pickle.dumps(default)) == default
