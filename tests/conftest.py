@@ -7,6 +7,12 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import settings
+
+# No test is timed (speed is measured by `make bench`): Hypothesis's default deadline of
+# 200 ms a case would fail a property test on a loaded machine, not on a wrong answer.
+settings.register_profile("jdm-cds", deadline=None)
+settings.load_profile("jdm-cds")
 
 _CACHE = "JDM_CDS_CACHE_DIR"
 _created = pytest.StashKey[str]()  # the folder this run made
