@@ -162,10 +162,11 @@ class _Explained:
     named: tuple[str, ...]  # fields the rule tests, then the values it reports
     assumptions: list[Assumption]
     citations: list[Source]
-    # The judgements a recommendation was written for, in words (None: none) and as its
-    # depends_on lists them.
+    # The judgements a recommendation was written for, in words (None: none), and each with
+    # the statuses it was written for, in order (made into new models for each evaluation:
+    # models handed out are the caller's to change).
     because: str | None
-    dependencies: list[Dependency]
+    dependencies: tuple[tuple[str, tuple[Status, ...]], ...]
 
     @classmethod
     def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
@@ -173,8 +174,8 @@ class _Explained:
         required = requirements(rule, pack, status_fields)
         return cls(
             because=describe(required) or None,
-            dependencies=[Dependency(rule=name, statuses=sorted(allowed, key=STATUSES.index))
-                          for name, allowed in required.items()],
+            dependencies=tuple((name, tuple(sorted(allowed, key=STATUSES.index)))
+                               for name, allowed in required.items()),
             tests=tuple(_Test(leaf.field, leaf_key(leaf),
                               compiled.leaf_criteria.get(leaf_key(leaf)),
                               list_key(leaf.field, leaf.item) if isinstance(leaf, Contains)
@@ -348,7 +349,9 @@ class _Builder:
         explained = self.explained[rule.id]
         return Recommendation(
             id=rule.id, summary=_fill(message.summary, fact), detail=_fill(message.detail, fact),
-            because=explained.because or rule.title, depends_on=explained.dependencies,
+            because=explained.because or rule.title,
+            depends_on=[Dependency(rule=name, statuses=list(statuses))
+                        for name, statuses in explained.dependencies],
             sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
             assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
         )
