@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -433,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
          "--no-access-log"],
         stdout=log, stderr=subprocess.STDOUT)
     phases: list[Phase] = []
+    # The folder (keys, configuration, database, server log) goes when the run ends, unless
+    # the server failed: its log is then what to read.
+    keep = False
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -443,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
                 print(f"the server did not start; log: {folder / 'server.log'}")
+                keep = True
                 return 2
             time.sleep(0.2)
         body = json.dumps({"hook": "patient-view", "hookInstance": str(uuid.uuid4()),
@@ -452,7 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up: every worker builds its evaluators and database connections.
         warm = run_phase(target, server.pid, "warm-up", args.clients, args.warm_up, None)
         if warm.errors:
-            print("warm-up failed:", *sorted(set(warm.errors))[:5], sep="\n  ")
+            print("warm-up failed:", *sorted(set(warm.errors))[:5],
+                  f"server log: {folder / 'server.log'}", sep="\n  ")
+            keep = True
             return 1
         for name in args.phases:
             interval = args.interval_ms / 1000 if name == "open" else None
@@ -465,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"patient-view of {args.example} with prefetch ({len(body) // 1024} KiB), "
           f"{args.alg} tokens, "
           f"{args.workers} workers, {os.cpu_count()} cores, uvicorn on {host}")

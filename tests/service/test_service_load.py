@@ -4,6 +4,7 @@ and the whole load test runs against the real server (briefly)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -77,13 +78,15 @@ def test_connection_reads_an_answer_by_its_length() -> None:
     assert asyncio.run(main()) == (401, b"nope!")
 
 
-def test_make_load_runs_both_phases_without_errors() -> None:
+def test_make_load_runs_both_phases_without_errors(tmp_path: Path) -> None:
+    # Its own temporary folder, to see that the run leaves nothing behind in it.
     done = subprocess.run(
         [str(PYTHON), "-m", "jdm_cds.service.load", "--clients", "4", "--seconds", "1",
          "--warm-up", "1", "--interval-ms", "200", "--example", str(EXAMPLE)],
-        capture_output=True, text=True, timeout=240)
+        capture_output=True, text=True, timeout=240, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "== closed loop (saturation) ==" in done.stdout
     assert "== open loop (steady arrivals) ==" in done.stdout
     assert "offered 20.0 requests/s" in done.stdout
     assert "errors 0" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # keys, configuration, database and log removed
