@@ -10,6 +10,14 @@ spreading connections evenly over the workers whatever their timing. A worker th
 started again on the same socket (connections that arrived meanwhile wait in its backlog);
 one that cannot start stops the service, as uvicorn does.
 
+``SIGHUP`` replaces the workers one at a time, each by a new worker on the same socket that
+reads the settings and rule packs again: the old worker is asked to stop (it finishes what it
+is answering) only once its replacement is serving. A replacement that fails to start, or is
+not serving within a minute, is stopped and the old workers keep serving, as uvicorn's own
+supervisor does. ``SIGTTIN`` and ``SIGTTOU`` (one worker more or fewer, in uvicorn) are
+refused with a warning: a worker removed would take with it the connections waiting on its
+socket, so the number of workers is set when the service starts.
+
 Elsewhere (where ``SO_REUSEPORT`` does not balance connections, e.g. macOS), ``serve`` leaves
 the workers to uvicorn.
 """
@@ -23,7 +31,10 @@ import signal
 import socket
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
 from types import FrameType
 
 import uvicorn
@@ -31,6 +42,8 @@ from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("uvicorn.error")
 _spawn = multiprocessing.get_context("spawn")
+# How long a replacement worker (SIGHUP) may take to serve: it compiles the rule packs.
+READY_SECONDS = 60.0
 
 
 def balanced() -> bool:
@@ -67,39 +80,108 @@ def listening_sockets(host: str, port: int, count: int, backlog: int) -> list[so
     return sockets
 
 
-def _worker(config: uvicorn.Config, sock: socket.socket) -> None:
+class _Server(uvicorn.Server):
+    """A uvicorn server that says when it serves (its lifespan done, its socket accepting)."""
+
+    def __init__(self, config: uvicorn.Config, ready: Event) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.ready.set()
+
+
+def _worker(config: uvicorn.Config, sock: socket.socket, ready: Event) -> None:
     """One worker process: a uvicorn server on its own socket."""
     config.configure_logging()
+    # The parent decides what SIGHUP means, and a terminal that closes sends it to the whole
+    # process group: a worker would end with it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # Ctrl-C reaches the whole process group: the parent ends the workers.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config, ready).run(sockets=[sock])
+
+
+@dataclass
+class _Worker:
+    """A worker process, its socket, and the event it sets once it serves (held here for the
+    process's life: the event's semaphore must outlive the process's start)."""
+
+    ready: Event
+    sock: socket.socket
+    process: SpawnProcess = field(init=False)
+
+    def start(self, config: uvicorn.Config) -> int | None:
+        self.process = _spawn.Process(target=_worker, args=(config, self.sock, self.ready))
+        self.process.start()
+        return self.process.pid
 
 
 def run(config: uvicorn.Config, workers: int) -> int:
     """Serve ``config`` with ``workers`` processes until SIGINT or SIGTERM; the exit status."""
     sockets = listening_sockets(config.host, config.port, workers, config.backlog)
-    stop = threading.Event()
+    stop, restart = threading.Event(), threading.Event()
 
     def stopping(signum: int, _frame: FrameType | None) -> None:
         log.info("Received %s, stopping the workers.", signal.Signals(signum).name)
         stop.set()
 
-    previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    def restarting(_signum: int, _frame: FrameType | None) -> None:
+        log.info("Received SIGHUP, replacing the workers one at a time.")
+        restart.set()
+
+    def refusing(signum: int, _frame: FrameType | None) -> None:
+        log.warning("Received %s: the number of workers is set at start-up (--workers); a "
+                    "worker removed would drop the connections waiting on its socket.",
+                    signal.Signals(signum).name)
+
+    handlers = {signal.SIGINT: stopping, signal.SIGTERM: stopping, signal.SIGHUP: restarting,
+                signal.SIGTTIN: refusing, signal.SIGTTOU: refusing}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     scheme = "https" if config.is_ssl else "http"
     log.info("Serving on %s://%s:%d with %d workers, each on its own socket (SO_REUSEPORT)",
              scheme, config.host, sockets[0].getsockname()[1], workers)
 
-    def started(sock: socket.socket) -> SpawnProcess:
-        process = _spawn.Process(target=_worker, args=(config, sock))
-        process.start()
-        log.info("Started worker process [%s]", process.pid)
-        return process
+    def started(sock: socket.socket) -> _Worker:
+        worker = _Worker(_spawn.Event(), sock)
+        log.info("Started worker process [%s]", worker.start(config))
+        return worker
 
-    processes = [started(sock) for sock in sockets]
+    def replace_all() -> None:
+        """Each worker replaced by a new one on its socket, once the new one serves."""
+        for index, old in enumerate(running):
+            new = started(old.sock)
+            deadline = time.monotonic() + READY_SECONDS
+            while not (new.ready.wait(0.2) or stop.is_set() or not new.process.is_alive()
+                       or time.monotonic() > deadline):
+                pass
+            if not new.ready.is_set():
+                new.process.kill()
+                new.process.join()
+                if not stop.is_set():
+                    log.error("Worker process [%s] did not start serving (exit code %s); the "
+                              "workers that were serving go on, and no other is replaced.",
+                              new.process.pid, new.process.exitcode)
+                return
+            old.process.terminate()
+            old.process.join(timeout=30)
+            if old.process.is_alive():
+                old.process.kill()
+                old.process.join()
+            running[index] = new
+        log.info("Every worker replaced.")
+
+    running = [started(sock) for sock in sockets]
     status = 0
     try:
         while not stop.wait(0.5):
-            for index, process in enumerate(processes):
+            if restart.is_set():
+                restart.clear()
+                replace_all()
+            for index, worker in enumerate(running):
+                process = worker.process
                 if process.is_alive():
                     continue
                 if process.exitcode == STARTUP_FAILURE:
@@ -109,8 +191,9 @@ def run(config: uvicorn.Config, workers: int) -> int:
                     break
                 log.warning("Worker process [%s] ended (exit code %s); starting another.",
                             process.pid, process.exitcode)
-                processes[index] = started(sockets[index])
+                running[index] = started(worker.sock)
     finally:
+        processes = [worker.process for worker in running]
         for process in processes:
             if process.is_alive():
                 process.terminate()

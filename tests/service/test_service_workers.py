@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -118,3 +119,65 @@ def test_a_port_in_use_is_refused_even_by_another_reuseport_group(tmp_path: Path
         assert "Traceback" not in done.stdout + done.stderr
     finally:
         other.close()
+
+
+def test_sighup_replaces_the_workers_while_requests_are_answered(tmp_path: Path) -> None:
+    """SIGHUP: each worker replaced by one that reads the settings again, the old one stopped
+    only once the new one serves, every request answered meanwhile; a replacement that cannot
+    start leaves the serving workers in place. SIGTTIN (uvicorn: one worker more) is refused
+    with a warning, where its default action would suspend the service."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    config = tmp_path / "service.yaml"
+    config.write_text("max_body_bytes: 2000000\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JDM_CDS_SERVICE")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(JDM_CDS), "serve", "--port", str(port), "--workers", "2", "--dev-no-auth",
+             "--config", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env={**env, "HOME": str(tmp_path)})
+    answers: list[int] = []
+    asking = threading.Event()
+
+    def ask() -> None:
+        with httpx.Client(timeout=90) as client:
+            while asking.is_set():
+                # A new connection each time: each lands on either socket.
+                answers.append(client.get(base + "/cds-services",
+                                          headers={"Connection": "close"}).status_code)
+
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _ready(base, process, log)
+        first = _workers(process.pid)
+        assert len(first) == 2
+        asking.set()
+        asker = threading.Thread(target=ask)
+        asker.start()
+        try:
+            os.kill(process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 180
+            while "Every worker replaced." not in log.read_text():
+                assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+                time.sleep(0.2)
+        finally:
+            asking.clear()
+            asker.join()
+        second = _workers(process.pid)
+        assert len(second) == 2 and not set(first) & set(second), (first, second)
+        assert answers and set(answers) == {200}, answers
+
+        os.kill(process.pid, signal.SIGTTIN)
+        config.write_text("max_body_bytes: [not a number\n")  # the next worker cannot start
+        os.kill(process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 180
+        while "did not start serving" not in log.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert set(_workers(process.pid)) == set(second)
+        assert httpx.get(base + "/cds-services", timeout=30).status_code == 200
+        assert "Received SIGTTIN: the number of workers is set at start-up" in log.read_text()
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
