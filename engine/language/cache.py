@@ -50,14 +50,30 @@ def cache_dir() -> Path | None:
     return Path(base) / "jdm-cds"
 
 
-def _code_files() -> list[tuple[str, Path]]:
+def _files_under(folder: str, name: str, suffix: str) -> list[tuple[str, str]]:
+    """Every file under ``folder`` whose name ends with ``suffix`` (none in ``__pycache__``),
+    as (``name``/relative path, path). Walked with ``os.scandir``: the same list as
+    ``Path.rglob`` at a third of its cost, which a warm start pays on every run."""
+    found: list[tuple[str, str]] = []
+    pending = [(folder, name)]
+    while pending:
+        here, label = pending.pop()
+        with os.scandir(here) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=True):
+                    if entry.name != "__pycache__":
+                        pending.append((entry.path, f"{label}/{entry.name}"))
+                elif entry.name.endswith(suffix) and entry.is_file(follow_symlinks=True):
+                    found.append((f"{label}/{entry.name}", entry.path))
+    return found
+
+
+def _code_files() -> list[tuple[str, str]]:
     """Every module of jdm_cds and every file of jdm_cds.rules, by a stable name."""
-    package = Path(__file__).resolve().parent.parent  # the folder of jdm_cds
-    rules = Path(str(resources.files("jdm_cds.rules")))
-    found = [(f"jdm_cds/{path.relative_to(package)}", path) for path in package.rglob("*.py")]
-    found += [(f"jdm_cds.rules/{path.relative_to(rules)}", path) for path in rules.rglob("*")
-              if path.is_file() and "__pycache__" not in path.parts]
-    return sorted(found)
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # jdm_cds's
+    rules = str(resources.files("jdm_cds.rules"))
+    return sorted(_files_under(package, "jdm_cds", ".py")
+                  + _files_under(rules, "jdm_cds.rules", ""))
 
 
 def cache_key(sources: Iterable[Source]) -> str:
@@ -70,9 +86,10 @@ def cache_key(sources: Iterable[Source]) -> str:
 
     for text in (sys.version, yaml.__version__, pydantic.VERSION):
         part(text.encode())
-    for name, path in _code_files():
+    for name, file in _code_files():
         part(name.encode())
-        part(path.read_bytes())
+        with open(file, "rb") as code:
+            part(code.read())
     for path, plugin in sources:
         part(str(Path(path).resolve()).encode())
         part((plugin or "").encode())
