@@ -26,10 +26,10 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import TracebackType
 from typing import Any
 
 import durable_rules_engine as core
@@ -67,6 +67,34 @@ def _in_full(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_in_full(item) for item in value]
     return value
+
+
+class _Scope:
+    """``with runtime.session() as session``: one thread's session at a time, emptied for
+    reuse when the block ends cleanly, deleted otherwise (a class, not a generator: this
+    runs once per evaluation)."""
+
+    __slots__ = ("_runtime", "_session")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __enter__(self) -> Session:
+        runtime = self._runtime
+        runtime._one_at_a_time.acquire()
+        try:
+            self._session = runtime._open()
+        except BaseException:
+            runtime._one_at_a_time.release()
+            raise
+        return self._session
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        try:
+            self._runtime._close(self._session, clean=kind is None)
+        finally:
+            self._runtime._one_at_a_time.release()
 
 
 class RuleExecutionError(Exception):
@@ -146,21 +174,29 @@ class Runtime:
                 ) -> None:
         self._live[sid].record(rule_id, result, path, visit)
 
-    def _run_actions(self, sid: str, state: int) -> None:
+    def _run_actions(self, session: Session, state: int) -> None:
         """Record every rule the last assertion fired, in the order the engine gives them."""
         started = core.start_action_for_state(self._handle, state)
         message = started[1] if started else None
+        visits = session.visit_of_text
         while message:
             # The core writes {"<rule name>":{"m":<fact>}}; rule names hold no quote (rule
             # ids are plain characters, the loader checks). Only a visit fact is decoded,
-            # for its index, read from its key and not from the text.
-            name = message[2:message.index('"', 2)]
+            # for its index, read from its key and not from the text: decoded once per
+            # text, since every rule that fires on one fact repeats the same fact text.
+            end = message.index('"', 2)
+            name = message[2:end]
             recorded = self._actions[name]
             if recorded is not None:
                 action, per_visit = recorded
                 try:
-                    visit = orjson.loads(message)[name]["m"]["visit"] if per_visit else None
-                    self._record(sid, *action, visit)
+                    visit = None
+                    if per_visit:
+                        text = message[end:]
+                        visit = visits.get(text)
+                        if visit is None:
+                            visit = visits[text] = orjson.loads(message)[name]["m"]["visit"]
+                    self._record(session.sid, *action, visit)
                 except Exception as error:
                     core.abandon_action(self._handle, state)
                     raise RuleExecutionError(f"rule {name} failed: {error}") from error
@@ -184,34 +220,39 @@ class Runtime:
             if sent:
                 core.retract_facts(self._handle, to_json(sent))
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self._one_at_a_time:
-            yield from self._session()
+    def session(self) -> _Scope:
+        """A new session, for a ``with`` block: emptied (or deleted) when the block ends."""
+        return _Scope(self)
 
-    def _session(self) -> Iterator[Session]:
+    def _open(self) -> Session:
         # A reused session has state in durable_rules (emptied, but there to delete).
         reused = bool(self._idle)
         sid = self._idle.pop() if reused else str(next(self._ids))
-        self._live[sid] = Outcomes()
-        session = Session(self, sid, self._live[sid], stored=reused)
+        outcomes = self._live[sid] = Outcomes()
+        return Session(self, sid, outcomes, stored=reused)
+
+    def _close(self, session: Session, clean: bool) -> None:
+        """End a session: kept for reuse when its block ended cleanly (``clean``) and its
+        facts were retracted, else deleted from durable_rules if it has state there."""
         reusable = False
         try:
-            yield session
-            reusable = not session.failed and self._empty(session)
+            reusable = clean and not session.failed and self._empty(session)
         finally:
             session.closed = True
-            del self._live[sid]
+            del self._live[session.sid]
             if reusable:
-                self._idle.append(sid)
+                self._idle.append(session.sid)
             elif session.stored:
-                core.delete_state(self._handle, sid)
+                core.delete_state(self._handle, session.sid)
 
     def _empty(self, session: Session) -> bool:
         """Retract what the session asserted; True when that left its state as new."""
         if not session.asserted:
             return session.stored  # a session with no state yet is simply not kept
-        result = core.retract_facts(self._handle, to_json(session.asserted))
+        # The texts sent on assertion, joined into one array: nothing is encoded again.
+        texts = session.asserted
+        result = core.retract_facts(self._handle, texts[0] if len(texts) == 1 else
+                                    "[" + ",".join(text[1:-1] for text in texts) + "]")
         # Rules match single facts, so a retraction fires nothing; if it ever did, the
         # state is not trusted again.
         return result[0] == 0 and not core.start_action_for_state(self._handle, result[1])
@@ -226,8 +267,11 @@ class Session:
     # has it from before): deleting a session with none raises (and one whose only fact
     # went unhandled crashes), and a session with state is counted until deleted.
     stored: bool = False
-    # The facts as asserted (with the session id), to retract them when the session ends.
-    asserted: list[dict[str, Any]] = field(default_factory=list)
+    # The JSON text of each assertion (arrays of facts with the session id), to retract
+    # them when the session ends.
+    asserted: list[str] = field(default_factory=list)
+    # The visit index of each visit fact, by the text the engine gives it back in.
+    visit_of_text: dict[str, int] = field(default_factory=dict)
     # (kind, visit) of every fact asserted: durable_rules raises on a fact seen before.
     identities: set[tuple[Any, Any]] = field(default_factory=set)
     # An assertion failed part-way (the engine may hold some of it): never reused.
@@ -249,17 +293,17 @@ class Session:
                                      "the same kind and visit")
         self.identities |= identities
         runtime = self.runtime
-        sent = [{**fact, "sid": self.sid} for fact in facts]
+        sent = to_json([{**fact, "sid": self.sid} for fact in facts])
         try:
-            result = core.assert_facts(runtime._handle, to_json(sent))
+            result = core.assert_facts(runtime._handle, sent)
             if result[0] == _NOT_HANDLED:
                 raise RuleExecutionError(
                     "a fact matched no rule (the catch-all rule is missing)")
             if result[0] == _OBSERVED:
                 raise RuleExecutionError("a fact identical to one already asserted")
             self.stored = True
-            self.asserted += sent
-            runtime._run_actions(self.sid, 0 if result[0] == _NO_STATE else result[1])
+            self.asserted.append(sent)
+            runtime._run_actions(self, 0 if result[0] == _NO_STATE else result[1])
             self._check_firings(facts)
         except core.error as error:
             self.failed = True
