@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -52,48 +52,58 @@ BASE_FIELDS: dict[Scope, dict[str, FieldType]] = {
 }
 
 
-@dataclass(frozen=True)
 class Timeline:
-    """A patient seen from one evaluation date: which visit plays which role."""
+    """A patient seen from one evaluation date: which visit plays which role.
 
-    patient: Patient
-    at: date
-    visits: tuple[Visit, ...]  # on or before ``at``, by date
-    roles: dict[VisitRole, int | None]  # the visit index of each role, if there is one
-    classes: TreatmentClasses  # what a treatment name stands for, and the baseline's
-    # Treatments, start dates and windows, computed once: many derived values ask for them.
-    _treatments: dict[str, list[Treatment]] = field(default_factory=dict, compare=False,
-                                                    repr=False)
-    _starts: dict[str, date | None] = field(default_factory=dict, compare=False, repr=False)
-    _windows: dict[tuple[str, int], list[tuple[int, int]]] = field(
-        default_factory=dict, compare=False, repr=False)
-    # The improvement score and its bounds, by the id of the pack's domain list.
-    _scores: dict[int, DetailedValue] = field(default_factory=dict, compare=False, repr=False)
-    # Each visit's dose and where it came from, by visit index and the fields it reads:
-    # three derived kinds (the dose, its source, whether any was given) read the same one.
-    _doses: dict[tuple[Any, ...], tuple[Any, str]] = field(default_factory=dict,
-                                                          compare=False, repr=False)
-    # Why a visit-scope derived value is unknown at a visit: (visit index, name) -> reason.
-    _unknown: dict[tuple[int, str], str] = field(default_factory=dict, compare=False,
-                                                 repr=False)
+    Made for every evaluation: a plain class with slots (a frozen dataclass paid for its
+    six caches' default factories and for setting each field through ``object.__setattr__``).
+    Its fields are not changed once made; the caches fill as derived values ask.
+    """
 
-    @property
-    def evaluation(self) -> int | None:
-        return self.roles["evaluation"]
+    __slots__ = ("_doses", "_scores", "_starts", "_treatments", "_unknown", "_windows", "at",
+                 "baseline_start", "classes", "evaluation", "patient", "roles", "visits")
+
+    def __init__(self, patient: Patient, at: date, visits: tuple[Visit, ...],
+                 classes: TreatmentClasses) -> None:
+        self.patient = patient
+        self.at = at
+        self.visits = visits  # on or before ``at``, by date
+        self.classes = classes  # what a treatment name stands for, and the baseline's
+        # Treatments, start dates and windows, computed once: many derived values ask.
+        self._treatments: dict[str, list[Treatment]] = {}
+        self._starts: dict[str, date | None] = {}
+        self._windows: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        # The improvement score and its bounds, by the id of the pack's domain list.
+        self._scores: dict[int, DetailedValue] = {}
+        # Each visit's dose and where it came from, by visit index and the fields it reads:
+        # three derived kinds (the dose, its source, whether any was given) read the same.
+        self._doses: dict[tuple[Any, ...], tuple[Any, str]] = {}
+        # Why a visit-scope derived value is unknown at a visit: (visit index, name) -> why.
+        self._unknown: dict[tuple[int, str], str] = {}
+        # The first start of the baseline treatment (day 0 of the study's window).
+        start = self.baseline_start = self.start_of(classes.baseline)
+        count = len(visits)
+        baseline = None
+        if start is not None:
+            for index, visit in enumerate(visits):
+                if visit.date <= start:
+                    baseline = index
+        self.evaluation = count - 1 if count else None
+        # The visit index of each role, if there is one.
+        self.roles: dict[VisitRole, int | None] = {
+            "evaluation": self.evaluation, "previous": count - 2 if count >= 2 else None,
+            "baseline": baseline}
 
     def role(self, role: VisitRole) -> int | None:
         return self.roles[role]
 
     def treatments(self, spec: str) -> list[Treatment]:
-        if spec not in self._treatments:
+        found = self._treatments.get(spec)
+        if found is None:
             drugs = self.classes.drugs(spec)
-            self._treatments[spec] = [t for t in self.patient.treatments if t.drug in drugs]
-        return self._treatments[spec]
-
-    @property
-    def baseline_start(self) -> date | None:
-        """The first start of the baseline treatment (day 0 of the study's window)."""
-        return self.start_of(self.classes.baseline)
+            found = self._treatments[spec] = [t for t in self.patient.treatments
+                                              if t.drug in drugs]
+        return found
 
     def start_of(self, spec: str) -> date | None:
         if spec not in self._starts:
@@ -107,14 +117,7 @@ def timeline(patient: Patient, at: date | None = None,
     """The patient seen from ``at``; ``classes`` default to the shipped treatment classes."""
     visits = patient.visits if at is None else tuple(v for v in patient.visits if v.date <= at)
     when = at if at is not None else patient.visits[-1].date
-    tl = Timeline(patient, when, visits, {}, classes or core_treatment_classes())
-    count = len(visits)
-    start = tl.baseline_start
-    before = [] if start is None else [i for i, v in enumerate(visits) if v.date <= start]
-    tl.roles["evaluation"] = count - 1 if count else None
-    tl.roles["previous"] = count - 2 if count >= 2 else None
-    tl.roles["baseline"] = before[-1] if before else None
-    return tl
+    return Timeline(patient, when, visits, classes or core_treatment_classes())
 
 
 # --- derived value kinds ------------------------------------------------------------
