@@ -167,12 +167,19 @@ class _Explained:
     # models handed out are the caller's to change).
     because: str | None
     dependencies: tuple[tuple[str, tuple[Status, ...]], ...]
+    # An alert's or recommendation's summary and detail split at their ``{name}``
+    # placeholders (text, name, text, ..., text): filled without a pattern search.
+    summary: tuple[str, ...]
+    detail: tuple[str, ...]
 
     @classmethod
     def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
         pack, rule = compiled.pack, compiled.rule
         required = requirements(rule, pack, status_fields)
+        message = rule.message
         return cls(
+            summary=() if message is None else tuple(_PLACEHOLDER.split(message.summary)),
+            detail=() if message is None else tuple(_PLACEHOLDER.split(message.detail)),
             because=describe(required) or None,
             dependencies=tuple((name, tuple(sorted(allowed, key=STATUSES.index)))
                                for name, allowed in required.items()),
@@ -336,8 +343,9 @@ class _Builder:
         rule, message = compiled.rule, compiled.rule.message
         assert message is not None
         return Alert(
-            id=rule.id, indicator=message.indicator, summary=_fill(message.summary, fact),
-            detail=_fill(message.detail, fact), sources=self.citations(compiled),
+            id=rule.id, indicator=message.indicator,
+            summary=_fill(self.explained[rule.id].summary, fact),
+            detail=_fill(self.explained[rule.id].detail, fact), sources=self.citations(compiled),
             assumptions=self.assumptions(compiled), rule=rule.id, version=compiled.pack.version,
             visit_date=None if visit is None else self.tl.visits[visit].date,
             plugin=compiled.pack.plugin,
@@ -348,7 +356,8 @@ class _Builder:
         assert message is not None
         explained = self.explained[rule.id]
         return Recommendation(
-            id=rule.id, summary=_fill(message.summary, fact), detail=_fill(message.detail, fact),
+            id=rule.id, summary=_fill(explained.summary, fact),
+            detail=_fill(explained.detail, fact),
             because=explained.because or rule.title,
             depends_on=[Dependency(rule=name, statuses=list(statuses))
                         for name, statuses in explained.dependencies],
@@ -367,9 +376,16 @@ def _aged(rec: Recommendation, stale: StaleData) -> Recommendation:
     })
 
 
-def _fill(text: str, fact: Fact) -> str:
-    """Replace ``{name}`` by the fact's value; only plain names, never attribute access."""
-    return _PLACEHOLDER.sub(lambda m: _show(fact.get(m.group(1))), text)
+def _fill(parts: tuple[str, ...], fact: Fact) -> str:
+    """A message split at its placeholders (``_PLACEHOLDER.split``: text, name, text, ...)
+    with each ``{name}`` replaced by the fact's value; only plain names, never attribute
+    access."""
+    if len(parts) == 1:
+        return parts[0]
+    filled = list(parts)
+    for index in range(1, len(parts), 2):
+        filled[index] = _show(fact.get(parts[index]))
+    return "".join(filled)
 
 
 def _show(value: Any) -> str:
