@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jdm_cds.evaluate import _PLACEHOLDER, _fill, _show
+from jdm_cds.facts.improvement import Change, points
 from tests.campaign import campaign
 
 _NAMES = ("ck_u_l", "dose", "x", "_a1")
@@ -36,3 +37,26 @@ def test_a_placeholder_is_a_plain_name_only() -> None:
     assert _fill(tuple(_PLACEHOLDER.split("{x} and {y}, {x.y} {z}")), fact) == \
         "1.5 and 1, 2, {x.y} unknown"
     assert re.fullmatch(_PLACEHOLDER, "{x}")
+
+
+_EDGES = st.lists(st.floats(-50, 150, allow_nan=False), min_size=1, max_size=5).map(sorted)
+# Values near band edges and ties, as well as any finite ones.
+_MEASURED = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 5.0, 10.0, 0.1, 0.3, 1e-300, 150.0]),
+                      st.floats(-1e6, 1e6, allow_nan=False))
+
+
+@pytest.mark.fuzz
+@campaign(1_000, 50_000)
+@given(start=_MEASURED, end=_MEASURED, low=_MEASURED, span=_MEASURED, edges=_EDGES)
+def test_points_count_the_edges_that_change_exceeds(start: float, end: float, low: float,
+                                                    span: float, edges: list[float]) -> None:
+    high = low + abs(span) + 1.0
+    change = Change(start, end, high, low)
+    values = [float(band) for band in range(len(edges) + 1)]
+    band = 0
+    for edge in edges:
+        if not change.exceeds(edge):
+            break
+        band += 1
+
+    assert points(change, edges, values) == values[band]

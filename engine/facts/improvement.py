@@ -105,8 +105,16 @@ def percent_change(baseline: float, follow_up: float, measure: Mapping[str, Any]
 def points(change: Change, edges: Sequence[float], values: Sequence[float]) -> float:
     """Points of the band holding ``change``: lower edge exclusive, upper edge inclusive."""
     band = 0
+    # Change.exceeds, its floating-point part inlined (this runs for every band edge of
+    # every domain): far from a tie floating point decides, else exceeds decides exactly.
+    gain, scale, size, span = change._gain, change._scale, change._size, change._span
     for edge in edges:  # in ascending order
-        if not change.exceeds(edge):
+        right = edge * scale
+        magnitude = size + abs(edge) * span
+        if magnitude > _TINY and abs(gain - right) > _MARGIN * magnitude:
+            if not gain > right:
+                break
+        elif not change.exceeds(edge):
             break
         band += 1
     return float(values[band])
