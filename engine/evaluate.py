@@ -171,6 +171,13 @@ class _Explained:
     # placeholders (text, name, text, ..., text): filled without a pattern search.
     summary: tuple[str, ...]
     detail: tuple[str, ...]
+    # What a judgement reads and shows that is the same in every evaluation: whether it
+    # judges the evaluation visit (else the patient), the fields it tests, the values it
+    # reports, and its entries that come from the rule and its pack alone.
+    per_visit: bool
+    fields: tuple[str, ...]
+    report: tuple[str, ...]
+    constant: tuple[tuple[str, Any], ...]
 
     @classmethod
     def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
@@ -178,6 +185,9 @@ class _Explained:
         required = requirements(rule, pack, status_fields)
         message = rule.message
         return cls(
+            per_visit=rule.scope == "visit", fields=compiled.fields, report=rule.report,
+            constant=(("rule", rule.id), ("version", pack.version), ("pack", pack.id),
+                      ("title", rule.title), ("plugin", pack.plugin)),
             summary=() if message is None else tuple(_PLACEHOLDER.split(message.summary)),
             detail=() if message is None else tuple(_PLACEHOLDER.split(message.detail)),
             because=describe(required) or None,
@@ -247,12 +257,6 @@ class _Builder:
                          message=f"{alert.summary}. {alert.detail}", rule=alert.rule,
                          version=alert.version, assumptions=alert.assumptions)
 
-    def fact_of(self, compiled: CompiledRule) -> tuple[int | None, Fact | None]:
-        if compiled.rule.scope == "patient":
-            return None, self.patient
-        index = self.tl.evaluation
-        return index, None if index is None else self.visits[index]
-
     def firings(self, compiled: CompiledRule) -> list[tuple[int | None, Fact]]:
         fired = self.outcomes.visits_of(compiled.rule.id)
         return [(visit, self.patient if visit is None else self.visits[visit])
@@ -260,14 +264,17 @@ class _Builder:
 
     def judgement(self, compiled: CompiledRule) -> dict[str, Any]:
         """The judgement of one rule, as data for ``Judgement``."""
-        rule, pack = compiled.rule, compiled.pack
-        visit, fact = self.fact_of(compiled)
-        status, path = decision(self.outcomes, rule.id, visit)
-        fact = fact or {}
-        explained = self.explained[rule.id]
+        rule_id = compiled.rule.id
+        explained = self.explained[rule_id]
+        if explained.per_visit:  # the evaluation visit's fact, if there is a visit
+            visit = self.tl.evaluation
+            fact = {} if visit is None else self.visits[visit]
+        else:
+            visit, fact = None, self.patient
+        status, path = decision(self.outcomes, rule_id, visit)
         undecided = status == "indeterminate"
         because: dict[str, Any] = {
-            "facts": {name: fact[name] for name in compiled.fields if name in fact}}
+            "facts": {name: fact[name] for name in explained.fields if name in fact}}
         missing: list[str] = []
         open_statuses: list[str] = []
         if self.explain or undecided:  # a decided judgement's tests only when asked
@@ -277,28 +284,30 @@ class _Builder:
         if path is None:  # not judged: there was no visit to judge
             missing = [test.field for test in explained.tests]
         details = self.details
-        because.update((name, details[name]) for name in explained.named if name in details)
+        if details:
+            for name in explained.named:
+                if name in details:
+                    because[name] = details[name]
         reasons: list[str] = []
         if undecided:
             if not self.visits:
                 reasons.append(f"no visit on or before {self.tl.at.isoformat()}")
             reasons += open_statuses
-            fired = {result for result, _ in self.outcomes.of(rule.id, visit)}
+            fired = {result for result, _ in self.outcomes.of(rule_id, visit)}
             reasons += [text for index, (_, text) in enumerate(compiled.reasons)
                         if f"reason:{index}" in fired]
             reasons += [f"{name} unknown: {details[name]['unknown_because']}"
                         for name in explained.named
                         if name not in fact and "unknown_because" in details.get(name, {})]
-        return {
-            "status": status, "rule": rule.id, "version": pack.version, "pack": pack.id,
-            "title": rule.title, "because": because, "reasons": reasons,
+        judgement = dict(explained.constant)
+        judgement.update(
+            status=status, because=because, reasons=reasons,
             # A decided judgement was not left open by what it did not need.
-            "missing": list(dict.fromkeys(missing)) if undecided else [],
-            "assumptions": list(explained.assumptions),
-            "citations": list(explained.citations),
-            "visit_date": None if visit is None else self.tl.visits[visit].date,
-            "values": {name: fact.get(name) for name in rule.report}, "plugin": pack.plugin,
-        }
+            missing=list(dict.fromkeys(missing)) if undecided else [],
+            assumptions=list(explained.assumptions), citations=list(explained.citations),
+            visit_date=None if visit is None else self.tl.visits[visit].date,
+            values={name: fact.get(name) for name in explained.report})
+        return judgement
 
     @staticmethod
     def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int | None,
