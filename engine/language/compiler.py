@@ -20,6 +20,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from jdm_cds.language.records import Record
 from jdm_cds.language.rule_types import (
     COMPARISONS,
     STATUSES,
@@ -306,8 +307,7 @@ def _describe(cond: Condition, resolver: Resolver, pack: RulePack) -> str:
     return " and ".join(leaf_key(leaf) for leaf, _ in resolver.leaves(cond, pack))
 
 
-@dataclass(frozen=True)
-class CompiledRule:
+class CompiledRule(Record):
     """A rule, its pack, its tests, and the paths that decide its status."""
 
     rule: Rule

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
+from jdm_cds.language.records import Record
 from jdm_cds.language.rule_types import Mark
 
 
@@ -13,8 +13,7 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Record):
     """One problem at one place; ``code`` is stable so that tests and tools can match it."""
 
     severity: Severity

@@ -7,9 +7,10 @@ from a rule file: conditions are plain data trees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from dataclasses import field as _field
 from typing import Any, Literal
+
+from jdm_cds.language.records import Record
 
 Status = Literal["met", "not_met", "indeterminate", "not_applicable"]
 STATUSES: tuple[Status, ...] = ("met", "not_met", "indeterminate", "not_applicable")
@@ -31,8 +32,7 @@ COMPARISONS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(Record):
     """Where something was written: file and 1-based line."""
 
     file: str
@@ -45,8 +45,7 @@ class Mark:
 # --- conditions -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Compare:
+class Compare(Record):
     """``field <op> value``; unknown when the field is absent."""
 
     field: str
@@ -55,8 +54,7 @@ class Compare:
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class Is:
+class Is(Record):
     """``field`` holds a judgement status; only ``indeterminate`` or absence is unknown."""
 
     field: str
@@ -64,8 +62,7 @@ class Is:
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class Contains:
+class Contains(Record):
     """A list field (adverse events, antibodies) contains ``item``; a list is never unknown."""
 
     field: str
@@ -73,41 +70,35 @@ class Contains:
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class All:
+class All(Record):
     children: tuple[Condition, ...]
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class Any_:
+class Any_(Record):
     children: tuple[Condition, ...]
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class Not:
+class Not(Record):
     child: Condition
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class AtLeast:
+class AtLeast(Record):
     n: int
     children: tuple[Condition, ...]
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class CriterionRef:
+class CriterionRef(Record):
     """A named criterion of the same pack."""
 
     name: str
     mark: Mark = _field(compare=False)
 
 
-@dataclass(frozen=True)
-class RuleRef:
+class RuleRef(Record):
     """Another judgement of the same scope: its ``when`` is inlined at compile time."""
 
     rule: str
@@ -121,21 +112,18 @@ Condition = Compare | Is | Contains | All | Any_ | Not | AtLeast | CriterionRef 
 # --- packs --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     key: str
     citation: str
     url: str | None = None
 
 
-@dataclass(frozen=True)
-class Assumption:
+class Assumption(Record):
     key: str
     text: str
 
 
-@dataclass(frozen=True)
-class Criterion:
+class Criterion(Record):
     name: str
     title: str
     when: Condition
@@ -143,8 +131,7 @@ class Criterion:
     label: str | None = None  # a short title for reports, where the title is long
 
 
-@dataclass(frozen=True)
-class Derived:
+class Derived(Record):
     """A value Python computes before facts reach the engine (see ``derive``)."""
 
     name: str
@@ -157,8 +144,7 @@ class Derived:
     unit: str | None = None  # the unit its values are shown in
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Record):
     """Text of an alert or recommendation; ``{name}`` placeholders take fact values."""
 
     summary: str
@@ -166,8 +152,7 @@ class Message:
     indicator: Indicator = "info"
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     id: str
     title: str
     kind: Kind
@@ -186,8 +171,7 @@ class Rule:
     label: str | None = None  # a short title for reports, where the title is long
 
 
-@dataclass(frozen=True)
-class RulePack:
+class RulePack(Record):
     id: str
     version: str
     title: str

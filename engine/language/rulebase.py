@@ -7,7 +7,6 @@ finds its compiled rule base in the cache (``cache.py``) never needs them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def _parse(sources: Iterable[Source]) -> tuple[list[tuple[RulePack, bool]], list
         diagnostics += found
         if pack is not None:
             clean = not any(d.severity is Severity.ERROR for d in found)
-            parsed.append((replace(pack, plugin=plugin), clean))
+            parsed.append((pack.replace(plugin=plugin), clean))
     return parsed, diagnostics
 
 
@@ -95,7 +94,7 @@ def _read_packs(sources: Iterable[Source], context: Iterable[Source] = ()
     # Name the plugin on every problem in its files, so that the user knows which to fix
     # or disable.
     owners = {str(path): plugin for path, plugin in [*sources, *context] if plugin is not None}
-    diagnostics = [replace(d, message=f"{d.message} (plugin '{owners[d.mark.file]}')")
+    diagnostics = [d.replace(message=f"{d.message} (plugin '{owners[d.mark.file]}')")
                    if d.mark.file in owners else d for d in diagnostics]
     diagnostics.sort(key=lambda d: (d.mark.file, d.mark.line, d.code))
     return [pack for pack, clean in parsed if clean], diagnostics, resolver

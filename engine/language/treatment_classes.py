@@ -12,7 +12,6 @@ every problem is reported with ``file:line``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -23,6 +22,7 @@ import yaml
 from yaml.nodes import MappingNode, Node
 
 from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
+from jdm_cds.language.records import Record
 from jdm_cds.language.rule_types import Mark
 from jdm_cds.model import yaml12
 from jdm_cds.model.patient import Treatment
@@ -32,8 +32,7 @@ CLASSES_FILE = Path(str(resources.files("jdm_cds.rules"))) / "classes" / "treatm
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-@dataclass(frozen=True)
-class TreatmentClass:
+class TreatmentClass(Record):
     name: str
     title: str
     drugs: frozenset[str]
@@ -41,8 +40,7 @@ class TreatmentClass:
     mark: Mark
 
 
-@dataclass(frozen=True)
-class TreatmentClasses:
+class TreatmentClasses(Record):
     """The classes, by name, and the treatment (class or drug) that sets the baseline."""
 
     classes: dict[str, TreatmentClass]

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from jdm_cds.language.records import Record
+
 T = TypeVar("T")
 
 DEFAULT_BUDGET = 2.0  # seconds a hook call may take
@@ -34,18 +36,15 @@ _IDLE_WORKERS = 8  # workers kept for later batches; more are started when threa
 _MESSAGE_LENGTH = 2_000  # an error message longer than this is cut
 
 
-@dataclass(frozen=True)
-class Done(Generic[T]):
+class Done(Record, Generic[T]):
     value: T
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(Record):
     error: str  # the exception and where it was raised, for the plugin's author
 
 
-@dataclass(frozen=True)
-class TimedOut:
+class TimedOut(Record):
     error: str
 
 

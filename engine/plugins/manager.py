@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +22,7 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel, ValidationError
 
+from jdm_cds.language.records import Record
 from jdm_cds.language.rulebase import Source, core_pack_paths
 from jdm_cds.model.assessment import Assessment, GuidanceCard, PluginError
 from jdm_cds.model.patient import Patient
@@ -54,8 +54,7 @@ class PluginLoadError(Exception):
         self.plugin = plugin
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(Record):
     """What ``jdm-cds plugins list`` shows of one plugin."""
 
     name: str

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jdm_cds.language.compiler import RuleBase
+from jdm_cds.language.records import Record
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(Record):
     label: str
     unit: str = ""
 

@@ -8,9 +8,9 @@ escapes it for its medium (``literal`` for a terminal, HTML escaping for a page)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from jdm_cds.language.records import Record
 from jdm_cds.model.assessment import Bound, Judgement
 from jdm_cds.report.glossary import PATIENT_FIELDS, Glossary, number
 
@@ -20,8 +20,7 @@ CRITERIA_HEADINGS = (("met", "Met"), ("not_met", "Not met"), ("indeterminate", "
                      ("not_needed", "Not needed"))
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(Record):
     """One statement of the working: a heading ("Met") and what it says."""
 
     heading: str

@@ -7,11 +7,11 @@ the prednisone dose in mg/kg/day and the withdrawal statuses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from jdm_cds.evaluate import Evaluator
+from jdm_cds.language.records import Record
 from jdm_cds.language.treatment_classes import core_treatment_classes
 from jdm_cds.model.assessment import Assessment
 from jdm_cds.model.patient import Patient
@@ -20,8 +20,7 @@ from jdm_cds.model.patient import Patient
 PACKS = ("cid", "cid_window", "response", "withdrawal")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(Record):
     """One visit: every judgement's status and the values those judgements report."""
 
     patient_id: str
