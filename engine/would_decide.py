@@ -190,7 +190,7 @@ def _choice_intervals(field: str, leaves: list[Leaf]) -> list[_Interval]:
     for vector, values in grouped.items():
         shown = " or ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
         text = f"{field} is {shown}" if isinstance(leaves[0], Is) else f"{field} = {shown}"
-        intervals.append(_Interval(Bound(field=field, text=text, values=values), vector,
+        intervals.append(_Interval(Bound(field=field, text=text, values=tuple(values)), vector,
                                    values[0]))
     return intervals
 
@@ -278,12 +278,12 @@ class _Rule:
 
     def _completion(self, chosen: tuple[str, ...],
                     by_status: dict[str, list[tuple[int, ...]]]) -> Completion:
-        def alternatives(combos: list[tuple[int, ...]]) -> list[list[Bound]]:
-            return [[_measure_bounds_text(self._merge(field, pieces))
-                     for field, pieces in zip(chosen, box, strict=True)]
-                    for box in _boxes(combos, len(chosen))]
+        def alternatives(combos: list[tuple[int, ...]]) -> tuple[tuple[Bound, ...], ...]:
+            return tuple(tuple(_measure_bounds_text(self._merge(field, pieces))
+                               for field, pieces in zip(chosen, box, strict=True))
+                         for box in _boxes(combos, len(chosen)))
 
-        return Completion(fields=list(chosen), met=alternatives(by_status["met"]),
+        return Completion(fields=chosen, met=alternatives(by_status["met"]),
                           not_met=alternatives(by_status["not_met"]),
                           not_applicable=alternatives(by_status["not_applicable"]))
 
@@ -297,7 +297,7 @@ class _Rule:
             shown = " or ".join(str(v).lower() if isinstance(v, bool) else str(v)
                                 for v in values)
             verb = "is" if " is " in parts[0].text else "="
-            return Bound(field=field, text=f"{field} {verb} {shown}", values=values)
+            return Bound(field=field, text=f"{field} {verb} {shown}", values=tuple(values))
         return _bound(field, parts[0].low, parts[0].low_inclusive, parts[-1].high,
                       parts[-1].high_inclusive)
 

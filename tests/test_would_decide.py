@@ -109,7 +109,7 @@ def test_a_single_missing_measure_gives_its_threshold() -> None:
     assert judgement.status == "indeterminate"
     assert judgement.would_decide is not None
     [completion] = judgement.would_decide.sets
-    assert completion.fields == ["mmt8"]
+    assert completion.fields == ("mmt8",)
     [[met]], [[not_met]] = completion.met, completion.not_met
     assert (met.text, met.low, met.low_inclusive) == ("mmt8 >= 78", 78, True)
     assert (not_met.text, not_met.high, not_met.high_inclusive) == ("mmt8 < 78", 78, False)

@@ -28,11 +28,17 @@ class _Model(BaseModel):
 
 
 class Source(_Model):
+    # Frozen: a rule's citations and assumptions are made once per rule base and reach every
+    # assessment; one changed by a caller would change every later answer.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     label: str
     url: str | None = None
 
 
 class Assumption(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)  # as Source says why
+
     key: str
     text: str
 
@@ -242,23 +248,29 @@ class Bound(_Model):
     """The range of one missing value in a completion: ``low``/``high`` for a number (None:
     unbounded), or the ``values`` a yes/no, text or status field may take."""
 
+    # Frozen, with tuples: the completions of a rule are worked out once for a set of test
+    # outcomes and reach every assessment with those outcomes.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     field: str
     text: str = Field(description="the range as a test, e.g. 'cmas >= 48'")
     low: float | None = None
     low_inclusive: bool = True
     high: float | None = None
     high_inclusive: bool = True
-    values: list[Any] | None = None
+    values: tuple[Any, ...] | None = None
 
 
 class Completion(_Model):
     """A smallest set of missing values that would settle a judgement, and which of their
     ranges give which status (each alternative a list of bounds, one per field)."""
 
-    fields: list[str]
-    met: list[list[Bound]] = Field(default_factory=_no_items)
-    not_met: list[list[Bound]] = Field(default_factory=_no_items)
-    not_applicable: list[list[Bound]] = Field(default_factory=_no_items)
+    model_config = ConfigDict(extra="forbid", frozen=True)  # as Bound says why
+
+    fields: tuple[str, ...]
+    met: tuple[tuple[Bound, ...], ...] = ()
+    not_met: tuple[tuple[Bound, ...], ...] = ()
+    not_applicable: tuple[tuple[Bound, ...], ...] = ()
 
 
 class WindowClose(_Model):
