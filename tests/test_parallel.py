@@ -211,3 +211,19 @@ def test_a_work_item_is_sent_to_a_worker_whole() -> None:
         assert copy == item and type(copy) is WorkItem
     default = WorkItem(3, "b.yaml")
     assert pickle.loads(pickle.dumps(default)) == default
+
+
+def test_the_process_server_imports_the_workers_modules_first() -> None:
+    # Imported once by the server that forks the workers, not again by each worker; the
+    # command line when this process has it (a worker runs the main module again).
+    import multiprocessing.forkserver
+
+    from jdm_cds.cohort import parallel
+
+    context = parallel._context()
+    modules = parallel.worker_modules()
+    assert {"jdm_cds.cohort.parallel", "jdm_cds.defaults", "jdm_cds.cli"} <= set(modules)
+    if context.get_start_method() == "forkserver":
+        assert multiprocessing.forkserver._forkserver._preload_modules == modules
+    for name in modules:  # each importable as it is named
+        __import__(name)

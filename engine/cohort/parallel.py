@@ -18,6 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,14 @@ from itertools import islice
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from jdm_cds.cohort.work import Result, StartupFailure, Task, prepare, run_chunk, run_item
+from jdm_cds.cohort.work import (
+    Result,
+    StartupFailure,
+    Task,
+    build_engines,
+    run_chunk,
+    run_item,
+)
 from jdm_cds.inputs import WorkItem
 
 if TYPE_CHECKING:
@@ -91,9 +99,27 @@ def own_labels(items: Sequence[WorkItem], results: list[Result]) -> list[Result]
 # --- the process pool ---------------------------------------------------------------------
 
 
+# What a worker imports before its first patient, imported once by the process server
+# that forks the workers (``forkserver``), so that each worker starts with them loaded
+# rather than importing them again: the package (its models, the evaluator's modules) and
+# what builds the engine. No engine is built there: each worker builds its own
+# (``build_engines``), after the fork.
+_WORKER_MODULES = ("jdm_cds.cohort.parallel", "jdm_cds.defaults")
+# A worker also runs the parent's main module again, as multiprocessing does (the
+# ``jdm-cds`` program imports the command line): preloaded when the parent has it.
+_MAIN_MODULES = ("jdm_cds.cli",)
+
+
+def worker_modules() -> list[str]:
+    """The modules the process server imports before it forks any worker."""
+    return [*_WORKER_MODULES, *(name for name in _MAIN_MODULES if name in sys.modules)]
+
+
 def _context() -> ForkServerContext | SpawnContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(worker_modules())  # before the server starts
+        return context
     return multiprocessing.get_context("spawn")
 
 
@@ -105,7 +131,7 @@ def _worker(conn: Connection, task: Task, run: ChunkRunner) -> None:
     # Ctrl-C goes to the whole process group: the parent stops the run and its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        prepare(task)
+        build_engines(task)
     except StartupFailure as failure:
         conn.send(("failed", failure.lines))
         return

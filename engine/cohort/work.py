@@ -128,13 +128,17 @@ def _build(spec: EngineSpec) -> Evaluator:
                               "rule packs have errors: nothing was evaluated"]) from None
 
 
-def prepare(task: Task) -> list[str]:
-    """Build the task's evaluators now; returns the plugins they run (sorted names)."""
-    names: set[str] = set()
+def build_engines(task: Task) -> None:
+    """Build the task's evaluators now (a worker, before its first patient)."""
     for spec in task.engines:
         evaluator_of(spec)
-        names |= set(plugin_names(spec))
-    return sorted(names)
+
+
+def prepare(task: Task) -> list[str]:
+    """Build the task's evaluators now; returns the plugins they run (sorted names), which
+    a Dask worker reports to the client (a pool's workers have the client's own)."""
+    build_engines(task)
+    return sorted({name for spec in task.engines for name in plugin_names(spec)})
 
 
 def plugin_names(spec: EngineSpec) -> list[str]:
