@@ -109,7 +109,8 @@ class Plugins:
         # cost of guidance); None where pluggy must call them (a wrapper).
         self._direct = {name: _plain_impls(caller) for name, caller in self._guidance
                         if name in self._built_in}
-        self._others = [name for name, _ in self._guidance if name not in self._built_in]
+        self._others = [(name, caller) for name, caller in self._guidance
+                        if name not in self._built_in]
         # A read-only view costs half as much as judging the patient: only for those who read it.
         self._shows_assessment = any("assessment" in (*impl.argnames, *impl.kwargnames)
                                      for impl in impls)
@@ -212,9 +213,9 @@ class Plugins:
         kwargs = {"patient": patient, "assessment": view}
         outcomes: dict[str, Outcome[tuple[list[GuidanceCard], list[str]]]] = {}
         if self._others:  # on a worker thread, within the budget
-            outcomes = dict(zip(self._others, self.runner.run(
-                [(name, _guidance_call(name, caller, kwargs)) for name, caller in self._guidance
-                 if name not in self._built_in]), strict=True))
+            outcomes = dict(zip([name for name, _ in self._others], self.runner.run(
+                [(name, _guidance_call(name, caller, kwargs)) for name, caller in self._others]),
+                strict=True))
         cards: list[GuidanceCard] = []
         errors: list[PluginError] = []
         for name, caller in self._guidance:
