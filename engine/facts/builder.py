@@ -604,9 +604,14 @@ class FactBuilder:
             fact = _present(vars(visit), _SPECIAL["visit"])
             for name, compute, params in self._visit:
                 value = compute(tl, index, fact, params)
-                if isinstance(value, DetailedValue) and "unknown_because" in value.details:
-                    tl._unknown[(index, name)] = value.details["unknown_because"]
-                _store(fact, name, value, details if index == evaluation else None)
+                if value is None:  # _store, inlined for plain values: this runs for each
+                    continue       # derived value of every visit
+                if isinstance(value, DetailedValue | list):
+                    if isinstance(value, DetailedValue) and "unknown_because" in value.details:
+                        tl._unknown[(index, name)] = value.details["unknown_because"]
+                    _store(fact, name, value, details if index == evaluation else None)
+                else:
+                    fact[name] = value
             fact["kind"] = "visit"
             fact["visit"] = index
             facts.append(fact)
