@@ -28,7 +28,7 @@ from typing import Any
 
 from jdm_cds.facts.builder import Fact, Timeline
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, RuleBase, leaf_key
-from jdm_cds.language.relevance import reader
+from jdm_cds.language.relevance import outcomes_reader, reader
 from jdm_cds.language.rule_types import (
     STATUSES,
     All,
@@ -201,6 +201,7 @@ class _Rule:
     def __init__(self, compiled: CompiledRule) -> None:
         self.compiled = compiled
         self.leaves = compiled.leaves
+        self.read = outcomes_reader(self.leaves)  # each test's outcome on a fact
         self.keys = [leaf_key(leaf) for leaf in self.leaves]
         self.paths: list[tuple[str, dict[Outcome, int]]] = []
         for result, path in compiled.paths:
@@ -341,7 +342,7 @@ class WouldDecideExplainer:
     def explain(self, rule_id: str, fact: Mapping[str, Any], at: date,
                 start_of: Callable[[str], date | None]) -> WouldDecide:
         rule = self._rules[rule_id]
-        start = tuple(outcome(leaf, fact) for leaf in rule.leaves)
+        start = rule.read(fact)
         sets, complete = rule.completions(start)
         return WouldDecide(sets=sets, window=self._window(rule, fact, at, start_of),
                            complete=complete)
