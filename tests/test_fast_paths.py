@@ -1,6 +1,7 @@
 """Each fast path of an evaluation gives what the general way it replaces gives."""
 
 import re
+from itertools import combinations
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from jdm_cds.evaluate import _PLACEHOLDER, _fill, _show
 from jdm_cds.facts.improvement import Change, points
+from jdm_cds.language.relevance import minimal_sets_union
 from tests.campaign import campaign
 
 _NAMES = ("ck_u_l", "dose", "x", "_a1")
@@ -60,3 +62,29 @@ def test_points_count_the_edges_that_change_exceeds(start: float, end: float, lo
         band += 1
 
     assert points(change, edges, values) == values[band]
+
+
+def _union_of_minimal_sets_by_size(rivals: list[int], count: int) -> int:
+    """Every subset of the tests in order of size, kept when it hits each rival and holds no
+    smaller kept one: the minimal hitting sets, by their definition."""
+    minimal: list[int] = []
+    for size in range(count + 1):
+        for chosen in combinations(range(count), size):
+            tests = sum(1 << i for i in chosen)
+            if not any(found & tests == found for found in minimal) \
+                    and all(tests & rival for rival in rivals):
+                minimal.append(tests)
+    needed = 0
+    for tests in minimal:
+        needed |= tests
+    return needed
+
+
+@pytest.mark.fuzz
+@campaign(500, 20_000)
+@given(count=st.integers(1, 9), data=st.data())
+def test_the_needed_tests_are_those_of_the_minimal_deciding_sets(count: int,
+                                                                 data: st.DataObject) -> None:
+    rivals = data.draw(st.lists(st.integers(1, (1 << count) - 1), max_size=6))
+
+    assert minimal_sets_union(rivals) == _union_of_minimal_sets_by_size(rivals, count)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from itertools import combinations
 from typing import Any
 
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, leaf_key, list_key
@@ -140,15 +139,26 @@ class Relevance:
                             key=int.bit_count):
             if not any(kept & rival == kept for kept in rivals):
                 rivals.append(rival)
-        minimal: list[int] = []
-        for size in range(count + 1):
-            for chosen in combinations(range(count), size):
-                tests = sum(1 << i for i in chosen)
-                if any(found & tests == found for found in minimal):
-                    continue  # holds a smaller deciding set: not minimal
-                if all(tests & rival for rival in rivals):
-                    minimal.append(tests)
-        needed = 0
-        for tests in minimal:
-            needed |= tests
-        return index, needed
+        return index, minimal_sets_union(rivals)
+
+
+def minimal_sets_union(rivals: list[int]) -> int:
+    """The tests of every minimal set that hits each rival (bit masks): grown one rival at a
+    time, a set that misses it taking each of its tests in turn, then only the minimal ones
+    kept (Berge's way), rather than trying every subset of the tests in order of size."""
+    minimal = [0]
+    for rival in rivals:
+        grown = sorted({tests if tests & rival else tests | 1 << bit
+                        for tests in minimal for bit in _bits(rival)}, key=int.bit_count)
+        minimal = []
+        for tests in grown:
+            if not any(kept & tests == kept for kept in minimal):
+                minimal.append(tests)
+    needed = 0
+    for tests in minimal:
+        needed |= tests
+    return needed
+
+
+def _bits(mask: int) -> list[int]:
+    return [bit for bit in range(mask.bit_length()) if mask >> bit & 1]
