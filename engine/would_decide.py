@@ -203,14 +203,15 @@ class _Rule:
         self.leaves = compiled.leaves
         self.read = outcomes_reader(self.leaves)  # each test's outcome on a fact
         self.keys = [leaf_key(leaf) for leaf in self.leaves]
-        self.paths: list[tuple[str, dict[Outcome, int]]] = []
+        # Each status path, with the tests it admits as true, as false and as unknown.
+        self.paths: list[tuple[str, tuple[int, int, int]]] = []
         for result, path in compiled.paths:
             if result.startswith("reason:"):
                 continue
             steps = dict(path)
-            self.paths.append((result, {o: sum(1 << i for i, key in enumerate(self.keys)
-                                               if o in steps.get(key, OUTCOMES))
-                                        for o in OUTCOMES}))
+            true, false, unknown = (sum(1 << i for i, key in enumerate(self.keys)
+                                        if o in steps.get(key, OUTCOMES)) for o in OUTCOMES)
+            self.paths.append((result, (true, false, unknown)))
         self.by_field: dict[str, list[int]] = {}
         for index, leaf in enumerate(self.leaves):
             if not isinstance(leaf, Contains):
@@ -222,14 +223,24 @@ class _Rule:
                           and not isinstance(leaf.value, bool) for leaf in leaves)
             self.intervals[field] = (_numeric_intervals(field, leaves)  # type: ignore[arg-type]
                                      if numeric else _choice_intervals(field, leaves))
+        # A piece of a field's range as masks: the field's tests, and those of them true,
+        # false and unknown there (a completion sets its pieces into the start's masks).
+        self.field_masks = {field: sum(1 << i for i in indexes)
+                            for field, indexes in self.by_field.items()}
+        self.piece_masks = {field: [_masks(dict(zip(self.by_field[field], piece.outcomes,
+                                                    strict=True)).items())
+                                    for piece in pieces]
+                            for field, pieces in self.intervals.items()}
         self.full = (1 << len(self.leaves)) - 1
         self._cache: dict[tuple[Outcome, ...], tuple[list[Completion], bool]] = {}
+        # The bound of each run of pieces of a field, as a completion shows it (frozen).
+        self._bounds: dict[tuple[str, tuple[int, ...]], Bound] = {}
 
-    def status(self, outcomes: list[Outcome]) -> str | None:
-        having = {o: sum(1 << i for i, got in enumerate(outcomes) if got == o) for o in OUTCOMES}
-        for result, admits in self.paths:
-            if ((admits["T"] & having["T"]) | (admits["F"] & having["F"])
-                    | (admits["U"] & having["U"])) == self.full:
+    def status(self, having: tuple[int, int, int]) -> str | None:
+        """The status of the path that the tests true, false and unknown (masks) select."""
+        true, false, unknown = having
+        for result, (if_true, if_false, if_unknown) in self.paths:
+            if (if_true & true) | (if_false & false) | (if_unknown & unknown) == self.full:
                 return result
         return None
 
@@ -247,6 +258,7 @@ class _Rule:
 
     def _search(self, start: tuple[Outcome, ...]) -> tuple[list[Completion], bool]:
         fields = self.open_fields(start)
+        begun = _masks(enumerate(start))
         settled: dict[str, set[frozenset[tuple[str, int]]]] = {s: set() for s in SETTLED}
         found: list[Completion] = []
         tried = 0
@@ -258,12 +270,14 @@ class _Rule:
                     tried += 1
                     if tried > MAX_TRIED:
                         return found, False
-                    outcomes = list(start)
+                    true, false, unknown = begun
                     for field, piece in zip(chosen, combo, strict=True):
-                        vector = self.intervals[field][piece].outcomes
-                        for index, got in zip(self.by_field[field], vector, strict=True):
-                            outcomes[index] = got
-                    status = self.status(outcomes)
+                        other = ~self.field_masks[field]
+                        if_true, if_false, if_unknown = self.piece_masks[field][piece]
+                        true = true & other | if_true
+                        false = false & other | if_false
+                        unknown = unknown & other | if_unknown
+                    status = self.status((true, false, unknown))
                     if status not in settled:
                         continue
                     items = frozenset(zip(chosen, combo, strict=True))
@@ -280,13 +294,21 @@ class _Rule:
     def _completion(self, chosen: tuple[str, ...],
                     by_status: dict[str, list[tuple[int, ...]]]) -> Completion:
         def alternatives(combos: list[tuple[int, ...]]) -> tuple[tuple[Bound, ...], ...]:
-            return tuple(tuple(_measure_bounds_text(self._merge(field, pieces))
+            return tuple(tuple(self._bound(field, pieces)
                                for field, pieces in zip(chosen, box, strict=True))
                          for box in _boxes(combos, len(chosen)))
 
         return Completion(fields=chosen, met=alternatives(by_status["met"]),
                           not_met=alternatives(by_status["not_met"]),
                           not_applicable=alternatives(by_status["not_applicable"]))
+
+    def _bound(self, field: str, pieces: tuple[int, ...]) -> Bound:
+        """The bound of adjacent pieces as a completion shows it, made once per rule base."""
+        bound = self._bounds.get((field, pieces))
+        if bound is None:
+            bound = self._bounds[field, pieces] = _measure_bounds_text(self._merge(field,
+                                                                                 pieces))
+        return bound
 
     def _merge(self, field: str, pieces: tuple[int, ...]) -> Bound:
         """The bound covering adjacent pieces of one field's range."""
@@ -301,6 +323,14 @@ class _Rule:
             return Bound(field=field, text=f"{field} {verb} {shown}", values=tuple(values))
         return _bound(field, parts[0].low, parts[0].low_inclusive, parts[-1].high,
                       parts[-1].high_inclusive)
+
+
+def _masks(outcomes: Iterable[tuple[int, Outcome]]) -> tuple[int, int, int]:
+    """The tests (index, outcome) true, false and unknown, each as a bit mask."""
+    masks = {"T": 0, "F": 0, "U": 0}
+    for index, got in outcomes:
+        masks[got] |= 1 << index
+    return masks["T"], masks["F"], masks["U"]
 
 
 def _boxes(combos: list[tuple[int, ...]], width: int) -> list[tuple[tuple[int, ...], ...]]:

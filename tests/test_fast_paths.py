@@ -8,9 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jdm_cds.defaults import default_evaluator
 from jdm_cds.evaluate import _PLACEHOLDER, _fill, _show
 from jdm_cds.facts.improvement import Change, points
+from jdm_cds.language.compiler import OUTCOMES, leaf_key
 from jdm_cds.language.relevance import minimal_sets_union
+from jdm_cds.would_decide import _masks, _Rule
 from tests.campaign import campaign
 
 _NAMES = ("ck_u_l", "dose", "x", "_a1")
@@ -88,3 +91,38 @@ def test_the_needed_tests_are_those_of_the_minimal_deciding_sets(count: int,
     rivals = data.draw(st.lists(st.integers(1, (1 << count) - 1), max_size=6))
 
     assert minimal_sets_union(rivals) == _union_of_minimal_sets_by_size(rivals, count)
+
+
+_JUDGEMENTS = [_Rule(compiled) for compiled in default_evaluator().rulebase.rules.values()
+               if compiled.rule.kind == "judgement"]
+
+
+@pytest.mark.fuzz
+@campaign(300, 20_000)
+@given(data=st.data())
+def test_a_completion_set_as_masks_selects_the_path_its_outcomes_select(
+        data: st.DataObject) -> None:
+    rule = data.draw(st.sampled_from(_JUDGEMENTS))
+    outcomes = data.draw(st.lists(st.sampled_from(OUTCOMES), min_size=len(rule.leaves),
+                                  max_size=len(rule.leaves)))
+    having = _masks(enumerate(outcomes))
+    # Some fields set to one piece of their range each, into the masks and into the list.
+    for field in data.draw(st.lists(st.sampled_from(sorted(rule.intervals)), unique=True)):
+        if not rule.intervals[field]:
+            continue
+        piece = data.draw(st.integers(0, len(rule.intervals[field]) - 1))
+        for index, got in zip(rule.by_field[field], rule.intervals[field][piece].outcomes,
+                              strict=True):
+            outcomes[index] = got
+        other = ~rule.field_masks[field]
+        having = tuple(mask & other | set_ for mask, set_  # type: ignore[assignment]
+                       in zip(having, rule.piece_masks[field][piece], strict=True))
+    keys = [leaf_key(leaf) for leaf in rule.leaves]
+    # The first status path whose every step admits the outcome of its test.
+    expected = next((result for result, path in rule.compiled.paths
+                     if not result.startswith("reason:")
+                     and all(outcomes[keys.index(key)] in allowed for key, allowed in path)),
+                    None)
+
+    assert having == _masks(enumerate(outcomes))
+    assert rule.status(having) == expected
