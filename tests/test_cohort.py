@@ -160,7 +160,7 @@ def count_evaluations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 def test_json_lines_judge_each_patient_once_and_write_the_same_bytes(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from jdm_cds.cohort.parallel import in_process
+    from jdm_cds.cohort.local import in_process
     from jdm_cds.cohort.work import Task
     from jdm_cds.defaults import default_evaluator
     from jdm_cds.inputs import Inputs

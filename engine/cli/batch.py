@@ -72,20 +72,22 @@ def results(inputs: Inputs, task: Task, jobs: int | None, scheduler: str | None,
     ``evaluators`` builds this process's evaluators, for a run here (exit 2 on failure).
     A second file with a patient id already seen is an input error; the first is kept.
     """
-    from jdm_cds.cohort import parallel
+    from jdm_cds.cohort import local
 
-    cores = parallel.default_jobs()
+    cores = local.default_jobs()
     try:
         if scheduler is not None:
             from jdm_cds.cohort.cluster import dask_results
 
             stream = dask_results(inputs, task, scheduler, jobs or cores)
         elif jobs == 1 or (jobs is None and (cores == 1 or (
-                inputs.total is not None and inputs.total < parallel.POOL_FROM))):
-            stream = parallel.in_process(inputs, task, evaluators())
+                inputs.total is not None and inputs.total < local.POOL_FROM))):
+            stream = local.in_process(inputs, task, evaluators())
         else:
-            stream = parallel.ProcessPool(task, jobs or cores).map(inputs)
-        yield from _with_progress(parallel.unique_patients(stream), inputs.total, quiet)
+            from jdm_cds.cohort.parallel import ProcessPool  # multiprocessing: only here
+
+            stream = ProcessPool(task, jobs or cores).map(inputs)
+        yield from _with_progress(local.unique_patients(stream), inputs.total, quiet)
     except StartupFailure as failure:
         raise fail_to_start(failure) from None
 

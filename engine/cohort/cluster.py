@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from jdm_cds.cohort.parallel import chunks, own_labels
+from jdm_cds.cohort.local import chunks, own_labels
 from jdm_cds.cohort.work import Result, StartupFailure, Task, plugin_names, prepare, run_chunk
 from jdm_cds.inputs import WorkItem
 

@@ -143,7 +143,7 @@ def summarise(paths: Iterable[str | PathLike[str]],
               evaluator: Evaluator | None = None) -> Cohort:
     """Evaluate every patient file under ``paths`` in this process; invalid files are
     listed, not fatal (``jdm-cds cohort`` runs the same on every core)."""
-    from jdm_cds.cohort.parallel import in_process, unique_patients
+    from jdm_cds.cohort.local import in_process, unique_patients
     from jdm_cds.cohort.work import Task
     from jdm_cds.inputs import Inputs
 
