@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from jdm_cds.collector import lasting
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.diagnostics import RuleLoadError
 from jdm_cds.model.reading import PatientFileError
@@ -181,7 +182,8 @@ def build_evaluator(disabled: list[str] | None = None) -> Evaluator:
     from jdm_cds.defaults import default_evaluator
 
     try:
-        return default_evaluator(disabled or (), settings.plugin_budget)
+        with lasting():  # the engine lives as long as the command
+            return default_evaluator(disabled or (), settings.plugin_budget)
     except PluginLoadError as error:
         raise plugin_failed(error) from None
     except RuleLoadError as error:
