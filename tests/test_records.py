@@ -123,3 +123,23 @@ def test_the_rule_pack_types_are_records() -> None:
     assert len(types) > 10  # the test can fail
     assert [cls.__name__ for cls in types if dataclasses.is_dataclass(cls)] == []
     assert all(issubclass(cls, Record) for cls in types)
+
+
+def test_what_a_run_sends_its_workers_is_records_that_pickle() -> None:
+    """``Task`` and ``EngineSpec`` (built by every batch command, sent to every worker) are
+    records: equal and hashed by value after pickling, with the dataclass's defaults."""
+    from datetime import date
+
+    from jdm_cds.cohort.work import EngineSpec, Task
+
+    task = Task(mode="assess", engines=(EngineSpec(("anti_mda5",), plugin_budget=None),),
+                at=date(2021, 1, 1), json="line")
+    copy = pickle.loads(pickle.dumps(task))
+    assert (copy, hash(copy)) == (task, hash(task))
+    assert copy.engines[0].disabled == ("anti_mda5",) and copy.engines[0].rules is None
+    assert Task(mode="cohort").engines == (EngineSpec((), None, 2.0),)
+    assert (Task(mode="cohort").summary, Task(mode="cohort").explain) == (True, True)
+    assert task != task.replace(explain=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        task.mode = "diff"  # type: ignore[misc]
+    assert not any(dataclasses.is_dataclass(cls) for cls in (Task, EngineSpec))

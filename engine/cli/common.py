@@ -11,7 +11,6 @@ import math
 import os
 import re
 import sys
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -122,11 +121,12 @@ DisablePlugin = Annotated[list[str] | None, typer.Option(
     help="Leave out an installed plugin, by the name 'plugins list' shows (repeatable).")]
 
 
-@dataclass
 class Settings:
-    """What the global options (before the command) set for the whole run."""
+    """What the global options (before the command) set for the whole run (a plain class:
+    a dataclass would compile its methods at every start)."""
 
-    plugin_budget: float | None = DEFAULT_BUDGET  # seconds a plugin hook call may take
+    def __init__(self) -> None:
+        self.plugin_budget: float | None = DEFAULT_BUDGET  # seconds a hook call may take
 
 
 settings = Settings()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from jdm_cds.inputs import WorkItem, read_item
+from jdm_cds.language.records import Record
 from jdm_cds.model.reading import PatientFileError
 
 if TYPE_CHECKING:
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
 Mode = Literal["assess", "timeline", "cohort", "diff"]
 
 
-@dataclass(frozen=True)
-class EngineSpec:
+class EngineSpec(Record):
     """Which evaluator to build: the installed packs and plugins, but ``disabled``; with
     ``rules``, the core packs are those of that folder instead (``jdm-cds diff``)."""
 
@@ -39,8 +39,7 @@ class EngineSpec:
     plugin_budget: float | None = 2.0  # seconds a plugin hook call may take (None: no limit)
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(Record):
     """What to do with every patient of a run, the same for every worker."""
 
     mode: Mode
