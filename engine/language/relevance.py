@@ -86,9 +86,9 @@ class Relevance:
         self.leaves = compiled.leaves
         self._tests = tuple(_test(leaf) for leaf in self.leaves)
         keys = [leaf_key(leaf) for leaf in self.leaves]
-        # For each status path: its index, its status, and per outcome the tests it admits
-        # with that outcome (a test the path does not fix admits every outcome).
-        self._paths: list[tuple[int, Status, dict[Outcome, int]]] = []
+        # For each status path: its index, its status, and the tests it admits as true, as
+        # false and as unknown (a test the path does not fix admits every outcome).
+        self._paths: list[tuple[int, Status, int, int, int]] = []
         for index, (result, path) in enumerate(compiled.paths):
             if result.startswith("reason:"):
                 continue
@@ -104,9 +104,9 @@ class Relevance:
                              if not isinstance(leaf, Compare) or leaf.field not in present
                              or (o != "U") == present[leaf.field])
                        for leaf, key in zip(self.leaves, keys, strict=True)]
-            admits = {o: sum(1 << i for i, outcomes in enumerate(allowed) if o in outcomes)
-                      for o in OUTCOMES}
-            self._paths.append((index, result, admits))  # type: ignore[arg-type]
+            true, false, unknown = (sum(1 << i for i, outcomes in enumerate(allowed)
+                                        if o in outcomes) for o in OUTCOMES)
+            self._paths.append((index, result, true, false, unknown))  # type: ignore[arg-type]
         self._cache: dict[tuple[Outcome, ...], tuple[int | None, int]] = {}
 
     def outcomes(self, fact: Mapping[str, Any]) -> tuple[Outcome, ...]:
@@ -122,23 +122,27 @@ class Relevance:
         return found
 
     def _explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
-        count = len(outcomes)
-        full = (1 << count) - 1
-        having = {o: sum(1 << i for i, got in enumerate(outcomes) if got == o) for o in OUTCOMES}
+        full = (1 << len(outcomes)) - 1
+        true = false = unknown = 0
+        for i, got in enumerate(outcomes):
+            if got == "T":
+                true |= 1 << i
+            elif got == "F":
+                false |= 1 << i
+            else:
+                unknown |= 1 << i
         # The tests on which each path agrees with these outcomes.
-        agree = [(index, status, (admits["T"] & having["T"]) | (admits["F"] & having["F"])
-                  | (admits["U"] & having["U"])) for index, status, admits in self._paths]
+        agree = [(index, status, (if_true & true) | (if_false & false) | (if_unknown & unknown))
+                 for index, status, if_true, if_false, if_unknown in self._paths]
         selected = [(index, status) for index, status, mask in agree if mask == full]
         if len(selected) != 1:
             return None, 0
         index, status = selected[0]
-        # A set of tests decides when it disagrees with every path of another status.
-        rivals: list[int] = []
-        # Hitting a rival hits every larger one: keep the smallest (fewer sets to test).
-        for rival in sorted({full & ~mask for _, other, mask in agree if other != status},
-                            key=int.bit_count):
-            if not any(kept & rival == kept for kept in rivals):
-                rivals.append(rival)
+        # A set of tests decides when it disagrees with every path of another status: when
+        # it hits each rival, the tests on which such a path disagrees. The smallest rivals
+        # first: a larger one is then mostly hit already.
+        rivals = sorted({full & ~mask for _, other, mask in agree if other != status},
+                        key=int.bit_count)
         return index, minimal_sets_union(rivals)
 
 
@@ -148,8 +152,11 @@ def minimal_sets_union(rivals: list[int]) -> int:
     kept (Berge's way), rather than trying every subset of the tests in order of size."""
     minimal = [0]
     for rival in rivals:
-        grown = sorted({tests if tests & rival else tests | 1 << bit
-                        for tests in minimal for bit in _bits(rival)}, key=int.bit_count)
+        if all(tests & rival for tests in minimal):
+            continue  # every set hits it already
+        bits = [1 << bit for bit in range(rival.bit_length()) if rival >> bit & 1]
+        grown = sorted({tests if tests & rival else tests | bit
+                        for tests in minimal for bit in bits}, key=int.bit_count)
         minimal = []
         for tests in grown:
             if not any(kept & tests == kept for kept in minimal):
@@ -158,7 +165,3 @@ def minimal_sets_union(rivals: list[int]) -> int:
     for tests in minimal:
         needed |= tests
     return needed
-
-
-def _bits(mask: int) -> list[int]:
-    return [bit for bit in range(mask.bit_length()) if mask >> bit & 1]
