@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "patient-mda5.yaml"
 
 # What `jdm-cds evaluate PATIENT.yaml` never needs (FHIR input, Parquet, Dask, the service,
-# figures, property tests, schema checks, and the process pool: one file runs here).
+# figures, property tests, schema checks, the process pool: one file runs here; what only
+# diff compares).
 NOT_FOR_EVALUATE = ("fhir", "fhir_core", "pyarrow", "pandas", "dask", "distributed", "httpx",
                     "fastapi", "uvicorn", "sqlalchemy", "matplotlib", "hypothesis",
                     "jsonschema", "jdm_cds.interop.fhir.reader", "jdm_cds.service",
-                    "multiprocessing", "jdm_cds.cohort.parallel")
+                    "multiprocessing", "jdm_cds.cohort.parallel", "jdm_cds.cohort.compare")
 
 
 # What it does not need either once the compiled rule base is in the cache: the pack

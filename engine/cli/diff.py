@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -27,10 +27,12 @@ from jdm_cds.cli.batch import (
     text_console,
 )
 from jdm_cds.cli.common import parse_date
-from jdm_cds.cohort.compare import Change, Transitions
 from jdm_cds.cohort.work import EngineSpec, Task, evaluator_of
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs
+
+if TYPE_CHECKING:
+    from jdm_cds.cohort.compare import Change, Transitions
 
 RulesDir = Annotated[Path | None, typer.Option(
     file_okay=False, exists=True, metavar="DIR",
@@ -67,6 +69,9 @@ def diff(
 
     def local() -> list[Evaluator]:
         return [evaluator_of(spec) for spec in specs]
+
+    # Imported here: every other command's start would pay for its classes.
+    from jdm_cds.cohort.compare import Transitions
 
     parquet = out is not None and out.suffix.lower() == ".parquet"
     summary = Transitions()
