@@ -49,16 +49,37 @@ class AntibodyPlugin:
         return list(self.cards) if self.antibodies.intersection(patient.antibodies) else []
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _safe_load(text: str) -> Any:
     """``yaml.safe_load`` with libyaml where it is installed (the same result, read at
     start-up in a tenth of the time)."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return yaml.load(text, Loader=_LOADER)
+
+
+def _pack_header(text: str) -> dict[str, Any]:
+    """``_safe_load(text)["pack"]``, without making Python values of the pack's rules: the
+    guidance needs only the header, and the engine reads the rules (each plugin's pack was
+    read whole at every start, about a third of its plugins' start-up)."""
+    loader = _LOADER(text)
+    try:
+        root = loader.get_single_node()
+        if isinstance(root, yaml.MappingNode):
+            for key, value in root.value:
+                if key.value == "pack":
+                    header: dict[str, Any] = loader.construct_document(value)
+                    return header
+    finally:
+        loader.dispose()
+    found: dict[str, Any] = _safe_load(text)["pack"]  # no header: fails as read whole does
+    return found
 
 
 def _read_guidance(name: str, path: Path,
                    pack: Path) -> tuple[frozenset[str], tuple[GuidanceCard, ...]]:
     data: dict[str, Any] = _safe_load(path.read_text(encoding="utf-8"))
-    header: dict[str, Any] = _safe_load(pack.read_text(encoding="utf-8"))["pack"]
+    header = _pack_header(pack.read_text(encoding="utf-8"))
     references: dict[str, dict[str, str]] = header["references"]
     assumptions: dict[str, str] = header.get("assumptions") or {}
     antibodies = frozenset(data["antibodies"])

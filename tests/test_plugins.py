@@ -662,3 +662,23 @@ def test_a_derived_value_may_not_take_a_patient_field_name(tmp_path: Path) -> No
 def test_visit_event_takes_only_known_adverse_events(tmp_path: Path) -> None:
     assert derived_problems(tmp_path, ("one", "pain_now", "tummy_ache")) == {
         ("one", "bad-derived")}
+
+
+@pytest.mark.parametrize("text", [
+    *(path.read_text(encoding="utf-8")
+      for path in sorted((ROOT / "plugins").glob("*/rules.yaml"))),
+    "pack: {id: p, refs: &r {a: 1}, again: *r}\nrules: [{id: x, when: *r}]\n",
+    "rules: []\npack: {id: late}\n", "", "- pack", "rules: []\n", "pack: [1, 2]\n",
+])
+def test_a_plugins_pack_header_is_what_reading_the_whole_pack_gives(text: str) -> None:
+    """The guidance reads only a pack's header: the same value, or the same error, as
+    reading the whole pack and taking its ``pack``."""
+    from jdm_cds_plugins.antibodies import _pack_header, _safe_load
+
+    def outcome(read: Any) -> Any:
+        try:
+            return read()
+        except Exception as error:
+            return type(error), str(error)
+
+    assert outcome(lambda: _pack_header(text)) == outcome(lambda: _safe_load(text)["pack"])
