@@ -23,7 +23,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -52,15 +51,20 @@ Outcome = Done[T] | Failed | TimedOut
 Call = tuple[str, Callable[[], T]]  # (plugin name, the call)
 
 
-@dataclass
 class _Batch(Generic[T]):
-    calls: Sequence[Call[T]]
-    budget: float
-    results: list[Outcome[T]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)  # when the current call began
-    abandoned: bool = False  # the caller stopped waiting: the rest is not for this worker
-    finished: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """One hand-over of calls to a worker (a plain class: a dataclass would compile its
+    methods at every start)."""
+
+    __slots__ = ("abandoned", "budget", "calls", "finished", "lock", "results", "started")
+
+    def __init__(self, calls: Sequence[Call[T]], budget: float) -> None:
+        self.calls = calls
+        self.budget = budget
+        self.results: list[Outcome[T]] = []
+        self.started = time.monotonic()  # when the current call began
+        self.abandoned = False  # the caller stopped waiting: the rest is not for this worker
+        self.finished = threading.Event()
+        self.lock = threading.Lock()
 
 
 class HookRunner:
