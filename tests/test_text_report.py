@@ -233,3 +233,16 @@ class _Stdout(io.StringIO):
 
     def isatty(self) -> bool:
         return self.tty
+
+
+@campaign(300, 30_000)
+@given(st.text(alphabet=st.sampled_from("ab-. \t\n\r\x0b\xa0\u2028é"), max_size=50),
+       st.integers(min_value=10, max_value=40), st.integers(min_value=0, max_value=6))
+def test_a_line_is_wrapped_as_textwrap_wraps_it(text: str, width: int, hang: int) -> None:
+    """The report's wrapping (a line that fits returned as it is) is textwrap's."""
+    import textwrap
+
+    from jdm_cds.report.text import wrap
+
+    assert wrap(text, width, hang) == (textwrap.wrap(
+        text, width=width, subsequent_indent=" " * hang, break_on_hyphens=False) or [""])

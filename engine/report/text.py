@@ -98,6 +98,17 @@ class PlainText:
         self.width = width
 
 
+def wrap(text: str, width: int, hang: int = 0) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, the second and later indented by
+    ``hang``, as ``textwrap.wrap`` makes them (without breaking at hyphens); ``[""]`` for
+    no text. A line that fits is its own wrapping (most of a report's lines): textwrap,
+    which splits every text into words, would give the same line back."""
+    if len(text) <= width and text.isprintable() and not text.endswith(" "):
+        return [text]
+    return textwrap.wrap(text, width=width, subsequent_indent=" " * hang,
+                         break_on_hyphens=False) or [""]
+
+
 class _Writer:
     """Lays out blocks of status + wrapped text for one console width.
 
@@ -114,8 +125,7 @@ class _Writer:
         self.lines: list[tuple[Span, ...]] = []
 
     def wrap(self, text: str, width: int, hang: int = 0) -> list[str]:
-        return textwrap.wrap(text, width=max(width, 10), subsequent_indent=" " * hang,
-                             break_on_hyphens=False) or [""]
+        return wrap(text, max(width, 10), hang)
 
     def print(self, *spans: Span) -> None:
         self.lines.append(spans)
