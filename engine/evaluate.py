@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, get_args
 
-from jdm_cds import would_decide
 from jdm_cds.facts.builder import Fact, FactBuilder, Timeline, timeline
 from jdm_cds.language.compiler import (
     LEAF_STATUS,
@@ -44,6 +43,7 @@ from jdm_cds.model.assessment import (
 )
 from jdm_cds.model.patient import Patient
 from jdm_cds.runtime import Outcomes, RuleExecutionError, Runtime
+from jdm_cds.would_decide import WouldDecideExplainer
 
 # Guidance providers get the patient and the assessment so far, and return cards and
 # errors (plugins are isolated: one failing plugin does not stop the evaluation).
@@ -83,7 +83,7 @@ class Evaluator:
         self._judge_keys = {rule: judge_key(rule) for rule in visit_judgements}
         self._facts = FactBuilder(derived, visit_judgements,
                                   bool(rulebase.judgements("patient")))
-        self._would_decide = would_decide.WouldDecideExplainer(rulebase)
+        self._would_decide = WouldDecideExplainer(rulebase)
         status_fields = evaluation_status_fields(rulebase.packs)
         self._explained = {rule_id: _Explained.of(c, status_fields)
                            for rule_id, c in rulebase.rules.items()}
@@ -129,10 +129,8 @@ class Evaluator:
                 session.assert_facts([self._engine_view(patient_facts, "patient")])
             outcomes = session.outcomes
         assessment = _Builder(tl, visits, patient_facts, outcomes, details, self._explained,
-                              explain).build(self.rulebase.rules.values())
-        if explain:
-            assessment = would_decide.annotate(self._would_decide, assessment, tl, visits,
-                                               patient_facts)
+                              self._would_decide if explain else None
+                              ).build(self.rulebase.rules.values())
         if self.guidance is not None:
             cards, errors = self.guidance(patient, assessment)
             # Built here and shown to plugins only as a read-only copy, if at all: set in
@@ -212,10 +210,12 @@ class _Builder:
 
     def __init__(self, tl: Timeline, visits: list[Fact], patient: Fact, outcomes: Outcomes,
                  details: dict[str, Any], explained: dict[str, _Explained],
-                 explain: bool = True) -> None:
+                 would_decide: WouldDecideExplainer | None) -> None:
         self.tl, self.visits, self.patient = tl, visits, patient
         self.outcomes, self.details, self.explained = outcomes, details, explained
-        self.explain = explain
+        # With the working (explain): what would decide each open judgement.
+        self.would_decide = would_decide
+        self.explain = would_decide is not None
 
     def build(self, rules: Iterable[CompiledRule]) -> Assessment:
         judgements: dict[str, dict[str, Any]] = {}
@@ -307,6 +307,9 @@ class _Builder:
             assumptions=list(explained.assumptions), citations=list(explained.citations),
             visit_date=None if visit is None else self.tl.visits[visit].date,
             values={name: fact.get(name) for name in explained.report})
+        if undecided and self.would_decide is not None:
+            judgement["would_decide"] = self.would_decide.explain(rule_id, fact, self.tl.at,
+                                                                  self.tl.start_of)
         return judgement
 
     @staticmethod

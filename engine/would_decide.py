@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from jdm_cds.facts.builder import Fact, Timeline
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, RuleBase, leaf_key
 from jdm_cds.language.relevance import outcomes_reader, reader
 from jdm_cds.language.rule_types import (
@@ -43,7 +42,7 @@ from jdm_cds.language.rule_types import (
     Not,
     RuleRef,
 )
-from jdm_cds.model.assessment import Assessment, Bound, Completion, WindowClose, WouldDecide
+from jdm_cds.model.assessment import Bound, Completion, WindowClose, WouldDecide
 from jdm_cds.model.patient import Visit
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -368,6 +367,9 @@ class WouldDecideExplainer:
         self._rules = {rule_id: _Rule(compiled) for rule_id, compiled in rulebase.rules.items()
                        if compiled.rule.kind == "judgement"}
         self._derived = {d.name: d for pack in rulebase.packs for d in pack.derived}
+        # What a visit would need for the window of each rule that waits on one, after its
+        # closing day (see _needs).
+        self._counted: dict[str, str] = {}
 
     def explain(self, rule_id: str, fact: Mapping[str, Any], at: date,
                 start_of: Callable[[str], date | None]) -> WouldDecide:
@@ -393,7 +395,14 @@ class WouldDecideExplainer:
 
     def _needs(self, rule: _Rule, closes: date) -> str:
         """What a visit before the window closes would need: the judgement the window
-        counts, with the status it counts, said in the words of its rule."""
+        counts, with the status it counts, said in the words of its rule (worked out once
+        per rule)."""
+        counted = self._counted.get(rule.compiled.rule.id)
+        if counted is None:
+            counted = self._counted[rule.compiled.rule.id] = self._counted_text(rule)
+        return f"a visit on or before {closes.isoformat()}{counted}"
+
+    def _counted_text(self, rule: _Rule) -> str:
         for name in rule.compiled.fields:
             derived = self._derived.get(name)
             if derived is None or derived.kind != "window_count" \
@@ -403,10 +412,9 @@ class WouldDecideExplainer:
             if counted is None:
                 continue
             status = str(derived.params.get("status", "met")).replace("_", " ")
-            return (f"a visit on or before {closes.isoformat()} at which {counted.rule.id} "
-                    f"({counted.rule.label or counted.rule.title}) is {status}: "
-                    f"{describe(counted.rule.when, counted, self.rulebase)}")
-        return f"a visit on or before {closes.isoformat()}"
+            return (f" at which {counted.rule.id} ({counted.rule.label or counted.rule.title}) "
+                    f"is {status}: {describe(counted.rule.when, counted, self.rulebase)}")
+        return ""
 
 
 def describe(cond: Condition, compiled: CompiledRule, rulebase: RuleBase) -> str:
@@ -441,23 +449,3 @@ def describe(cond: Condition, compiled: CompiledRule, rulebase: RuleBase) -> str
 
 def fields_of(completions: Iterable[Completion]) -> list[str]:
     return list(dict.fromkeys(f for c in completions for f in c.fields))
-
-
-def annotate(explainer: WouldDecideExplainer, assessment: Assessment, tl: Timeline,
-             visits: list[Fact], patient: Fact) -> Assessment:
-    """``assessment`` with ``would_decide`` on each of its indeterminate judgements."""
-    open_ones = {key: j for key, j in assessment.judgements.items()
-                 if j.status == "indeterminate"}
-    if not open_ones:
-        return assessment
-    judgements = dict(assessment.judgements)
-    for key, judgement in open_ones.items():
-        compiled = explainer.rulebase.rules[judgement.rule]
-        if compiled.rule.scope == "patient":
-            fact: Mapping[str, Any] = patient
-        else:
-            index = tl.evaluation
-            fact = {} if index is None else visits[index]
-        judgements[key] = judgement.model_copy(update={"would_decide": explainer.explain(
-            judgement.rule, fact, tl.at, tl.start_of)})
-    return assessment.model_copy(update={"judgements": judgements})
