@@ -227,3 +227,20 @@ def test_the_process_server_imports_the_workers_modules_first() -> None:
         assert multiprocessing.forkserver._forkserver._preload_modules == modules
     for name in modules:  # each importable as it is named
         __import__(name)
+
+
+def test_a_result_comes_back_from_a_worker_whole() -> None:
+    # Every field, each its own value, comes back from pickling in its place; the defaults
+    # are what a new result starts with (its own list of warnings).
+    values = {"index": 7, "label": "a.yaml", "patient_id": "p", "error": ["bad"],
+              "json": b"{}", "value": {"v": 1}, "tables": ("t",), "warnings": ["late"]}
+    assert list(Result.__slots__) == sorted(values)
+    result = Result(**values)  # type: ignore[arg-type]
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        copy = pickle.loads(pickle.dumps(result, protocol=protocol))
+        assert {name: getattr(copy, name) for name in values} == values
+    first, second = Result(1, "b.yaml"), Result(2, "c.yaml")
+    assert (first.patient_id, first.error, first.json, first.value, first.tables,
+            first.warnings) == (None, None, None, None, None, [])
+    first.warnings.append("x")
+    assert second.warnings == []

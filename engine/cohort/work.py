@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -57,18 +56,23 @@ class Task(Record):
     explain: bool = True
 
 
-@dataclass(slots=True)
 class Result:
-    """What became of one work item; ``error`` set when it could not be evaluated."""
+    """What became of one work item; ``error`` set when it could not be evaluated (a plain
+    class with slots: a dataclass would compile its methods at every start)."""
 
-    index: int
-    label: str
-    patient_id: str | None = None
-    error: list[str] | None = None  # one line a problem, each naming the file
-    json: bytes | None = None  # the entry as JSON, as the output format wants it
-    value: Any = None  # what the mode returns: assessment, timeline rows, summary, changes
-    tables: Any = None  # the rows of the Parquet tables (jdm_cds.cohort.tables.Rows)
-    warnings: list[str] = field(default_factory=list)  # e.g. a plugin that failed
+    __slots__ = ("error", "index", "json", "label", "patient_id", "tables", "value", "warnings")
+
+    def __init__(self, index: int, label: str, patient_id: str | None = None,
+                 error: list[str] | None = None, json: bytes | None = None, value: Any = None,
+                 tables: Any = None, warnings: list[str] | None = None) -> None:
+        self.index = index
+        self.label = label
+        self.patient_id = patient_id
+        self.error = error  # one line a problem, each naming the file
+        self.json = json  # the entry as JSON, as the output format wants it
+        self.value = value  # what the mode returns: assessment, timeline rows, summary, changes
+        self.tables = tables  # the rows of the Parquet tables (jdm_cds.cohort.tables.Rows)
+        self.warnings = [] if warnings is None else warnings  # e.g. a plugin that failed
 
 
 class StartupFailure(Exception):
