@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from jdm_cds.language.compiler import RuleBase
 from jdm_cds.language.records import Record
@@ -68,13 +67,12 @@ PATIENT_FIELDS: dict[str, Term] = {
 }
 
 
-@dataclass(frozen=True)
-class Glossary:
+class Glossary(Record):
     """Labels of fields (patient and derived), criteria and rules of one rule base."""
 
-    fields: dict[str, Term] = field(default_factory=lambda: dict(PATIENT_FIELDS))
-    criteria: dict[tuple[str, str], str] = field(default_factory=dict)  # (pack, name)
-    rules: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Term]
+    criteria: dict[tuple[str, str], str]  # (pack, name)
+    rules: dict[str, str]
 
     @classmethod
     def of(cls, rulebase: RuleBase) -> Glossary:
@@ -121,4 +119,4 @@ def _default_glossary(disabled: frozenset[str], plugin_budget: float | None) -> 
     try:
         return Glossary.of(default_rulebase(disabled, plugin_budget))
     except (PluginLoadError, RuleLoadError):
-        return Glossary()
+        return Glossary(dict(PATIENT_FIELDS), {}, {})
