@@ -152,14 +152,20 @@ def minimal_sets_union(rivals: list[int]) -> int:
     kept (Berge's way), rather than trying every subset of the tests in order of size."""
     minimal = [0]
     for rival in rivals:
-        if all(tests & rival for tests in minimal):
+        missed = [tests for tests in minimal if not tests & rival]
+        if not missed:
             continue  # every set hits it already
+        # A set that hits it stays minimal (none grown from a set that misses it can be
+        # smaller); one that misses it takes each of its tests, and is kept when it holds
+        # no set kept before it.
+        minimal = [tests for tests in minimal if tests & rival]
         bits = [1 << bit for bit in range(rival.bit_length()) if rival >> bit & 1]
-        grown = sorted({tests if tests & rival else tests | bit
-                        for tests in minimal for bit in bits}, key=int.bit_count)
-        minimal = []
-        for tests in grown:
-            if not any(kept & tests == kept for kept in minimal):
+        for tests in sorted({tests | bit for tests in missed for bit in bits},
+                            key=int.bit_count):
+            for kept in minimal:
+                if kept & tests == kept:
+                    break
+            else:
                 minimal.append(tests)
     needed = 0
     for tests in minimal:
