@@ -32,3 +32,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(created, ignore_errors=True)
         del os.environ[_CACHE]
 
+
+@pytest.fixture(autouse=True)
+def _as_a_new_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's commands print as a new process piped to a file would.
+
+    The program makes its standard output and error consoles once, on first use, with the
+    width and colours of that moment: made by an earlier test in the same process (another
+    COLUMNS, a pretend terminal), they would be kept for every later one. And a text report
+    piped to a file follows COLUMNS, which pytest-xdist's workers set to 80 (a shell does not
+    export it): the tests read reports at the width of a pipe, 140 columns, unless a test
+    sets COLUMNS itself."""
+    from jdm_cds.cli import common
+
+    for console in (common.stdout, common.stderr):
+        monkeypatch.setattr(console, "_console", None)
+    monkeypatch.delenv("COLUMNS", raising=False)

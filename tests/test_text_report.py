@@ -17,7 +17,6 @@ from rich.cells import cell_len
 from rich.console import Console
 
 import jdm_cds
-from jdm_cds.cli import common
 from jdm_cds.cli.common import PIPED_WIDTH, report_output
 from jdm_cds.defaults import default_evaluator
 from jdm_cds.model.assessment import Assessment
@@ -210,9 +209,6 @@ def test_the_report_is_plain_only_where_rich_would_style_nothing(
     if setting is not None:
         monkeypatch.setenv(*setting)
     monkeypatch.setattr(sys, "stdout", _Stdout(tty))
-    # A console of the test's own: the program's is made once, on first use, and would keep
-    # the colours of this test's settings for every later test.
-    monkeypatch.setattr(common, "stdout", common._LazyConsole(soft_wrap=False))
     output = report_output()
     # What rich does with standard output under the same settings.
     styled = Console(soft_wrap=False, width=None if tty or os.environ.get(

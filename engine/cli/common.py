@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -35,10 +36,11 @@ PIPED_WIDTH = 140  # columns of a text report piped or written to a file, withou
 
 
 class _LazyConsole:
-    """A rich ``Console`` made on first use, with the options given: a command that prints
-    nothing through it (``evaluate`` writing to a pipe or a file) does not import rich."""
+    """A rich ``Console`` made on first use: a command that prints nothing through it
+    (``evaluate`` writing to a pipe or a file) does not import rich. Its options are worked
+    out then too, from standard output and the environment as they are when it prints."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, options: Callable[[], dict[str, Any]]) -> None:
         self._options = options
         self._console: Console | None = None
 
@@ -47,18 +49,21 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            self._console = Console(**self._options())
         return self._console
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.made(), name)
 
 
-# The terminal's width; piped, the width COLUMNS gives (rich reads it), else 140.
-stdout = cast("Console", _LazyConsole(soft_wrap=False, width=None if sys.stdout.isatty()
-                                      or os.environ.get("COLUMNS", "").isdigit()
-                                      else PIPED_WIDTH))
-stderr = cast("Console", _LazyConsole(stderr=True, soft_wrap=True))
+def _stdout_options() -> dict[str, Any]:
+    # The terminal's width; piped, the width COLUMNS gives (rich reads it), else 140.
+    sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return {"soft_wrap": False, "width": None if sized else PIPED_WIDTH}
+
+
+stdout = cast("Console", _LazyConsole(_stdout_options))
+stderr = cast("Console", _LazyConsole(lambda: {"stderr": True, "soft_wrap": True}))
 
 
 def stdout_console() -> Console:
