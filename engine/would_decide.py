@@ -446,6 +446,3 @@ def describe(cond: Condition, compiled: CompiledRule, rulebase: RuleBase) -> str
     assert isinstance(cond, All | Any_)
     return joiner.join(parts)
 
-
-def fields_of(completions: Iterable[Completion]) -> list[str]:
-    return list(dict.fromkeys(f for c in completions for f in c.fields))
