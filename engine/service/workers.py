@@ -11,12 +11,14 @@ started again on the same socket (connections that arrived meanwhile wait in its
 one that cannot start stops the service, as uvicorn does.
 
 ``SIGHUP`` replaces the workers one at a time, each by a new worker on the same socket that
-reads the settings and rule packs again: the old worker is asked to stop (it finishes what it
-is answering) only once its replacement is serving. A replacement that fails to start, or is
-not serving within a minute, is stopped and the old workers keep serving, as uvicorn's own
-supervisor does. ``SIGTTIN`` and ``SIGTTOU`` (one worker more or fewer, in uvicorn) are
-refused with a warning: a worker removed would take with it the connections waiting on its
-socket, so the number of workers is set when the service starts.
+reads the settings and rule packs again: once the replacement is serving, the old worker stops
+accepting (``SIGUSR1``), answers for a second what it has accepted, and is then asked to stop
+(it finishes what it is answering; a kept-alive connection left idle is closed, as at any
+stop). A replacement that fails to start, or is not serving within a minute, is stopped and
+the old workers keep serving, as uvicorn's own supervisor does. ``SIGTTIN`` and ``SIGTTOU``
+(one worker more or fewer, in uvicorn) are refused with a warning: a worker removed would take
+with it the connections waiting on its socket, so the number of workers is set when the
+service starts.
 
 Elsewhere (where ``SO_REUSEPORT`` does not balance connections, e.g. macOS), ``serve`` leaves
 the workers to uvicorn.
@@ -24,9 +26,11 @@ the workers to uvicorn.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -44,6 +48,10 @@ log = logging.getLogger("uvicorn.error")
 _spawn = multiprocessing.get_context("spawn")
 # How long a replacement worker (SIGHUP) may take to serve: it compiles the rule packs.
 READY_SECONDS = 60.0
+# How long a worker being replaced goes on answering after it stops accepting, before it is
+# asked to stop: a connection it accepted just before has its request read meanwhile (the
+# stop closes a connection that has not sent one).
+DRAIN_SECONDS = 1.0
 
 
 def balanced() -> bool:
@@ -90,7 +98,15 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            # SIGUSR1, from the parent before it replaces this worker: stop accepting, so
+            # that the connections waiting on the socket go to the replacement.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.stop_accepting)
             self.ready.set()
+
+    def stop_accepting(self) -> None:
+        """Close this process's listening servers (the parent's socket stays open)."""
+        for server in self.servers:
+            server.close()
 
 
 def _worker(config: uvicorn.Config, sock: socket.socket, ready: Event) -> None:
@@ -165,6 +181,9 @@ def run(config: uvicorn.Config, workers: int) -> int:
                               "workers that were serving go on, and no other is replaced.",
                               new.process.pid, new.process.exitcode)
                 return
+            with contextlib.suppress(ProcessLookupError):  # unless it ended meanwhile
+                os.kill(old.process.pid, signal.SIGUSR1)  # type: ignore[arg-type]
+            time.sleep(DRAIN_SECONDS)
             old.process.terminate()
             old.process.join(timeout=30)
             if old.process.is_alive():
