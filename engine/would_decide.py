@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, RuleBase, leaf_key
-from jdm_cds.language.relevance import outcomes_reader, reader
+from jdm_cds.language.relevance import outcome_masks, outcomes_reader, reader
 from jdm_cds.language.rule_types import (
     STATUSES,
     All,
@@ -226,8 +226,8 @@ class _Rule:
         # false and unknown there (a completion sets its pieces into the start's masks).
         self.field_masks = {field: sum(1 << i for i in indexes)
                             for field, indexes in self.by_field.items()}
-        self.piece_masks = {field: [_masks(dict(zip(self.by_field[field], piece.outcomes,
-                                                    strict=True)).items())
+        self.piece_masks = {field: [outcome_masks(zip(self.by_field[field], piece.outcomes,
+                                                      strict=True))
                                     for piece in pieces]
                             for field, pieces in self.intervals.items()}
         self.full = (1 << len(self.leaves)) - 1
@@ -257,7 +257,7 @@ class _Rule:
 
     def _search(self, start: tuple[Outcome, ...]) -> tuple[list[Completion], bool]:
         fields = self.open_fields(start)
-        begun = _masks(enumerate(start))
+        begun = outcome_masks(enumerate(start))
         settled: dict[str, set[frozenset[tuple[str, int]]]] = {s: set() for s in SETTLED}
         found: list[Completion] = []
         tried = 0
@@ -322,14 +322,6 @@ class _Rule:
             return Bound(field=field, text=f"{field} {verb} {shown}", values=tuple(values))
         return _bound(field, parts[0].low, parts[0].low_inclusive, parts[-1].high,
                       parts[-1].high_inclusive)
-
-
-def _masks(outcomes: Iterable[tuple[int, Outcome]]) -> tuple[int, int, int]:
-    """The tests (index, outcome) true, false and unknown, each as a bit mask."""
-    masks = {"T": 0, "F": 0, "U": 0}
-    for index, got in outcomes:
-        masks[got] |= 1 << index
-    return masks["T"], masks["F"], masks["U"]
 
 
 def _boxes(combos: list[tuple[int, ...]], width: int) -> list[tuple[tuple[int, ...], ...]]:

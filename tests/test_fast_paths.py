@@ -12,8 +12,8 @@ from jdm_cds.defaults import default_evaluator
 from jdm_cds.evaluate import _PLACEHOLDER, _fill, _show
 from jdm_cds.facts.improvement import Change, points
 from jdm_cds.language.compiler import OUTCOMES, leaf_key
-from jdm_cds.language.relevance import minimal_sets_union
-from jdm_cds.would_decide import _masks, _Rule
+from jdm_cds.language.relevance import minimal_sets_union, outcome_masks
+from jdm_cds.would_decide import _Rule
 from tests.campaign import campaign
 
 _NAMES = ("ck_u_l", "dose", "x", "_a1")
@@ -105,7 +105,7 @@ def test_a_completion_set_as_masks_selects_the_path_its_outcomes_select(
     rule = data.draw(st.sampled_from(_JUDGEMENTS))
     outcomes = data.draw(st.lists(st.sampled_from(OUTCOMES), min_size=len(rule.leaves),
                                   max_size=len(rule.leaves)))
-    having = _masks(enumerate(outcomes))
+    having = outcome_masks(enumerate(outcomes))
     # Some fields set to one piece of their range each, into the masks and into the list.
     for field in data.draw(st.lists(st.sampled_from(sorted(rule.intervals)), unique=True)):
         if not rule.intervals[field]:
@@ -124,5 +124,5 @@ def test_a_completion_set_as_masks_selects_the_path_its_outcomes_select(
                      and all(outcomes[keys.index(key)] in allowed for key, allowed in path)),
                     None)
 
-    assert having == _masks(enumerate(outcomes))
+    assert having == outcome_masks(enumerate(outcomes))
     assert rule.status(having) == expected

@@ -17,7 +17,7 @@ checks): Python only explains, and a disagreement is an error, never a second op
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, leaf_key, list_key
@@ -123,14 +123,7 @@ class Relevance:
 
     def _explain(self, outcomes: tuple[Outcome, ...]) -> tuple[int | None, int]:
         full = (1 << len(outcomes)) - 1
-        true = false = unknown = 0
-        for i, got in enumerate(outcomes):
-            if got == "T":
-                true |= 1 << i
-            elif got == "F":
-                false |= 1 << i
-            else:
-                unknown |= 1 << i
+        true, false, unknown = outcome_masks(enumerate(outcomes))
         # The tests on which each path agrees with these outcomes.
         agree = [(index, status, (if_true & true) | (if_false & false) | (if_unknown & unknown))
                  for index, status, if_true, if_false, if_unknown in self._paths]
@@ -144,6 +137,19 @@ class Relevance:
         rivals = sorted({full & ~mask for _, other, mask in agree if other != status},
                         key=int.bit_count)
         return index, minimal_sets_union(rivals)
+
+
+def outcome_masks(outcomes: Iterable[tuple[int, Outcome]]) -> tuple[int, int, int]:
+    """The tests (index, outcome) true, false and unknown, each as a bit mask."""
+    true = false = unknown = 0
+    for index, got in outcomes:
+        if got == "T":
+            true |= 1 << index
+        elif got == "F":
+            false |= 1 << index
+        else:
+            unknown |= 1 << index
+    return true, false, unknown
 
 
 def minimal_sets_union(rivals: list[int]) -> int:
