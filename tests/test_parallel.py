@@ -213,19 +213,26 @@ def test_a_work_item_is_sent_to_a_worker_whole() -> None:
     assert pickle.loads(pickle.dumps(default)) == default
 
 
-def test_the_process_server_imports_the_workers_modules_first() -> None:
+def test_the_process_server_imports_the_workers_modules_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # Imported once by the server that forks the workers, not again by each worker; the
-    # command line when this process has it (a worker runs the main module again).
+    # command line only when this process has it (a worker runs the main module again).
     import multiprocessing.forkserver
 
+    import jdm_cds.cli
     from jdm_cds.cohort import parallel
 
+    engine = {"jdm_cds.cohort.parallel", "jdm_cds.defaults"}
+    assert set(parallel.worker_modules()) == engine | {"jdm_cds.cli"}
+    monkeypatch.delitem(sys.modules, "jdm_cds.cli")  # a process that is not the program
+    assert set(parallel.worker_modules()) == engine
+    monkeypatch.setitem(sys.modules, "jdm_cds.cli", jdm_cds.cli)
+
     context = parallel._context()
-    modules = parallel.worker_modules()
-    assert {"jdm_cds.cohort.parallel", "jdm_cds.defaults", "jdm_cds.cli"} <= set(modules)
     if context.get_start_method() == "forkserver":
-        assert multiprocessing.forkserver._forkserver._preload_modules == modules
-    for name in modules:  # each importable as it is named
+        preloaded = multiprocessing.forkserver._forkserver._preload_modules
+        assert set(preloaded) == engine | {"jdm_cds.cli"}
+    for name in engine | {"jdm_cds.cli"}:  # each importable as it is named
         __import__(name)
 
 
