@@ -277,8 +277,10 @@ class _Builder:
             "facts": {name: fact[name] for name in explained.fields if name in fact}}
         missing: list[str] = []
         open_statuses: list[str] = []
+        outcomes: tuple[Outcome, ...] = ()  # each test's, read for the criteria when judged
         if self.explain or undecided:  # a decided judgement's tests only when asked
-            criteria = self.criteria(compiled, explained, fact, path, missing, open_statuses)
+            criteria, outcomes = self.criteria(compiled, explained, fact, path, missing,
+                                               open_statuses)
             if self.explain:
                 because["criteria"] = criteria
         if path is None:  # not judged: there was no visit to judge
@@ -308,17 +310,20 @@ class _Builder:
             visit_date=None if visit is None else self.tl.visits[visit].date,
             values={name: fact.get(name) for name in explained.report})
         if undecided and self.would_decide is not None:
-            judgement["would_decide"] = self.would_decide.explain(rule_id, fact, self.tl.at,
-                                                                  self.tl.start_of)
+            judgement["would_decide"] = self.would_decide.explain(
+                rule_id, outcomes or explained.relevance.outcomes(fact), fact, self.tl.at,
+                self.tl.start_of)
         return judgement
 
     @staticmethod
     def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int | None,
-                 missing: list[str], open_statuses: list[str]) -> list[dict[str, Any]]:
+                 missing: list[str], open_statuses: list[str]
+                 ) -> tuple[list[dict[str, Any]], tuple[Outcome, ...]]:
         """Each test with its outcome where it mattered (it belongs to a minimal set of
         outcomes that decides the status), else as not_needed (see language.relevance);
         the unknown ones that mattered go to ``missing`` or ``open_statuses``. Not judged
-        (``path`` None): every test is not_needed."""
+        (``path`` None): every test is not_needed. Also the tests' outcomes read (none when
+        not judged)."""
         outcomes: tuple[Outcome, ...] = ()
         needed = 0
         if path is not None:
@@ -344,7 +349,7 @@ class _Builder:
                         open_statuses.append(f"{test.field} is indeterminate")
             criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
                              "status": shown})
-        return criteria
+        return criteria, outcomes
     def assumptions(self, compiled: CompiledRule) -> list[Assumption]:
         return self.explained[compiled.rule.id].assumptions
 

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, RuleBase, leaf_key
-from jdm_cds.language.relevance import outcome_masks, outcomes_reader, reader
+from jdm_cds.language.relevance import outcome_masks, reader
 from jdm_cds.language.rule_types import (
     STATUSES,
     All,
@@ -200,7 +200,6 @@ class _Rule:
     def __init__(self, compiled: CompiledRule) -> None:
         self.compiled = compiled
         self.leaves = compiled.leaves
-        self.read = outcomes_reader(self.leaves)  # each test's outcome on a fact
         self.keys = [leaf_key(leaf) for leaf in self.leaves]
         # Each status path, with the tests it admits as true, as false and as unknown.
         self.paths: list[tuple[str, tuple[int, int, int]]] = []
@@ -363,10 +362,11 @@ class WouldDecideExplainer:
         # closing day (see _needs).
         self._counted: dict[str, str] = {}
 
-    def explain(self, rule_id: str, fact: Mapping[str, Any], at: date,
-                start_of: Callable[[str], date | None]) -> WouldDecide:
+    def explain(self, rule_id: str, start: tuple[Outcome, ...], fact: Mapping[str, Any],
+                at: date, start_of: Callable[[str], date | None]) -> WouldDecide:
+        """What would decide the open judgement of ``rule_id``, whose tests have the outcomes
+        ``start`` on ``fact`` (in the order of the rule's tests)."""
         rule = self._rules[rule_id]
-        start = rule.read(fact)
         sets, complete = rule.completions(start)
         return WouldDecide(sets=sets, window=self._window(rule, fact, at, start_of),
                            complete=complete)

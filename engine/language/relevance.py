@@ -17,7 +17,7 @@ checks): Python only explains, and a disagreement is an error, never a second op
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jdm_cds.language.compiler import OUTCOMES, CompiledRule, Outcome, leaf_key, list_key
@@ -69,14 +69,6 @@ def reader(leaf: Leaf) -> Callable[[Mapping[str, Any]], Outcome]:
     """Reads one test's outcome on a fact, as the compiled paths test it."""
     tests = (_test(leaf),)
     return lambda fact: read_outcomes(tests, fact)[0]
-
-
-def outcomes_reader(leaves: Sequence[Leaf]) -> Callable[[Mapping[str, Any]],
-                                                     tuple[Outcome, ...]]:
-    """Reads every test's outcome on a fact, in ``leaves`` order, each as ``reader`` reads
-    it: the tests made once, then one loop per fact."""
-    tests = tuple(_test(leaf) for leaf in leaves)
-    return lambda fact: read_outcomes(tests, fact)
 
 
 class Relevance:
