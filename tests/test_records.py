@@ -116,6 +116,17 @@ def test_a_required_field_after_a_default_is_refused_as_in_a_dataclass() -> None
             name: str
 
 
+@pytest.mark.parametrize("option", [{"default_factory": list}, {"init": False},
+                                    {"repr": False}, {"hash": True}, {"kw_only": True},
+                                    {"metadata": {"unit": "mg"}}])
+def test_a_field_option_a_record_would_ignore_is_refused(option: dict[str, Any]) -> None:
+    # Only default= and compare= are read: another option, silently dropped, would make a
+    # record that is not the dataclass it reads as (a default_factory field required).
+    with pytest.raises(TypeError, match="takes only default= and compare="):
+        class Dosed(Record):
+            dose: list[float] = field(**option)
+
+
 def test_the_rule_pack_types_are_records() -> None:
     """What start-up saves: no rule-pack type is built by ``dataclass``."""
     types = [value for value in vars(rule_types).values()

@@ -41,6 +41,12 @@ class Record:
             compared[name] = None
             value = cls.__dict__.get(name, MISSING)
             if isinstance(value, Field):
+                # Only default and compare are read here: any other option of field() would
+                # be silently ignored (a default_factory field would become required).
+                if (value.default_factory is not MISSING or not value.init or not value.repr
+                        or value.hash is not None or value.kw_only is True or value.metadata):
+                    raise TypeError(f"{cls.__qualname__}.{name}: a record's field takes only "
+                                    "default= and compare=")
                 if not value.compare:
                     del compared[name]
                 value = value.default
