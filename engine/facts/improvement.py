@@ -68,6 +68,11 @@ class Change:
         magnitude = self._size + abs(percent) * self._span  # _clear, inlined: the hot path
         if magnitude > _TINY and abs(self._gain - right) > _MARGIN * magnitude:
             return self._gain > right
+        return self._exceeds_exactly(percent)
+
+    def _exceeds_exactly(self, percent: float) -> bool:
+        """``exceeds`` in exact decimal arithmetic: near a tie, where floating point cannot
+        tell."""
         gain, scale = self._exact()
         return _EXACT.multiply(gain, _HUNDRED) > _EXACT.multiply(exact(percent), scale)
 
@@ -106,7 +111,7 @@ def points(change: Change, edges: Sequence[float], values: Sequence[float]) -> f
     """Points of the band holding ``change``: lower edge exclusive, upper edge inclusive."""
     band = 0
     # Change.exceeds, its floating-point part inlined (this runs for every band edge of
-    # every domain): far from a tie floating point decides, else exceeds decides exactly.
+    # every domain): far from a tie floating point decides, else exact arithmetic.
     gain, scale, size, span = change._gain, change._scale, change._size, change._span
     for edge in edges:  # in ascending order
         right = edge * scale
@@ -114,7 +119,7 @@ def points(change: Change, edges: Sequence[float], values: Sequence[float]) -> f
         if magnitude > _TINY and abs(gain - right) > _MARGIN * magnitude:
             if not gain > right:
                 break
-        elif not change.exceeds(edge):
+        elif not change._exceeds_exactly(edge):
             break
         band += 1
     return float(values[band])
