@@ -180,11 +180,12 @@ class _Reader:
             if full_url:
                 self.by_ref[full_url] = resource
         patient_res = self._patient(resources)
+        ignored = self.mapping.file.ignored_resources
         for resource in resources:
             kind = resource["resourceType"]
             if kind in ("Patient", "Medication"):
                 continue
-            if kind in self.mapping.file.ignored_resources:
+            if kind in ignored:
                 self.ignored[kind] += 1
                 continue
             if kind not in READ_KINDS:
@@ -276,11 +277,12 @@ class _Reader:
             code=code, display=display, reason=reason))
 
     def _lookup(self, concept: object, sections: tuple[str, ...]) -> tuple[str, str] | None:
-        for coding in _codings(concept):
+        codings = _codings(concept)
+        for coding in codings:
             target = self.mapping.by_code(coding.get("system"), coding.get("code"))
             if target is not None and target[0] in sections:
                 return target
-        names = [c.get("display") for c in _codings(concept)]
+        names = [c.get("display") for c in codings]
         if isinstance(concept, dict):
             names.insert(0, concept.get("text"))
         for name in names:
@@ -299,19 +301,22 @@ class _Reader:
 
     # -- one kind each ----------------------------------------------------------------------
     def _observation(self, obs: dict[str, Any]) -> None:
-        code, display = _first_code(obs.get("code"))
-        target = self._lookup(obs.get("code"), ("observation", "antibody"))
+        # The code as the unmapped list shows it is worked out only for the observations
+        # that need it (most are read).
+        concept = obs.get("code")
+        target = self._lookup(concept, ("observation", "antibody"))
         if target is None:
-            self._unmapped(obs, "code not in the mapping", code, display)
+            self._unmapped(obs, "code not in the mapping", *_first_code(concept))
             return
         status = obs.get("status")
         if status not in self.mapping.file.observation_statuses:
-            self._unmapped(obs, f"status {status!r} carries no usable value", code, display)
+            self._unmapped(obs, f"status {status!r} carries no usable value",
+                           *_first_code(concept))
             return
-        day = _day(obs.get("effectiveDateTime") or obs.get("effectiveInstant")
-                   or (obs.get("effectivePeriod") or {}).get("start"))
-        when = str(obs.get("effectiveDateTime") or obs.get("effectiveInstant")
-                   or (obs.get("effectivePeriod") or {}).get("start") or "")
+        effective = (obs.get("effectiveDateTime") or obs.get("effectiveInstant")
+                     or (obs.get("effectivePeriod") or {}).get("start"))
+        day = _day(effective)
+        when = str(effective or "")
         if day is None:
             self.problems.append(Problem(f"{_ref_name(obs)} effective[x]",
                                          "no effective date (YYYY-MM-DD): cannot place it in a "
@@ -319,10 +324,11 @@ class _Reader:
             return
         section, name = target
         if section == "antibody":
-            self._antibody(obs, name, code, display)
+            self._antibody(obs, name, *_first_code(concept))
             return
         quantity = obs.get("valueQuantity")
         if not isinstance(quantity, dict) or "value" not in quantity:
+            code, display = _first_code(concept)
             reason = "no value"
             absent = obs.get("dataAbsentReason")
             if absent:
@@ -333,7 +339,7 @@ class _Reader:
             return
         if quantity.get("comparator"):
             self._unmapped(obs, f"value is a bound ({quantity['comparator']}"
-                           f"{quantity['value']}), not a measurement", code, display)
+                           f"{quantity['value']}), not a measurement", *_first_code(concept))
             return
         unit = self._unit(obs, quantity)
         entry = self.mapping.file.observations[name]
@@ -642,26 +648,29 @@ _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code"})
 
 
 def _plain_concept(concept: object) -> bool:
+    # The hottest check of a read (every code of every resource): one loop, no calls but
+    # the patterns'. A code or a system that matches its pattern is plain text already.
     if type(concept) is not dict or not concept:
         return False
     for key, item in concept.items():
-        if key == "text":
-            if not _plain_text(item):
-                return False
-        elif key == "coding":
+        if key == "coding":
             if type(item) is not list or not item:
                 return False
             for coding in item:
                 if type(coding) is not dict or not coding or not coding.keys() <= _CODING_KEYS:
                     return False
                 for name, text in coding.items():
-                    if not _plain_text(text):
+                    if type(text) is not str:
                         return False
-                    if name == "code" and not _FHIR_CODE.fullmatch(text):
+                    if name == "code":
+                        if _FHIR_CODE.fullmatch(text) is None:
+                            return False
+                    elif name == "system":
+                        if _FHIR_URI.fullmatch(text) is None:
+                            return False
+                    elif not text or text != text.strip():
                         return False
-                    if name == "system" and not _FHIR_URI.fullmatch(text):
-                        return False
-        else:
+        elif key != "text" or type(item) is not str or not item or item != item.strip():
             return False
     return True
 
@@ -669,7 +678,8 @@ def _plain_concept(concept: object) -> bool:
 def _plain_observation(obs: dict[str, Any]) -> bool:
     """Whether the elements the reader uses are all well-formed (else: full validation)."""
     keys = obs.keys()
-    if not keys <= _OBSERVATION_KEYS or keys & _RARE_KEYS or len(keys & _VALUE_KEYS) > 1:
+    if (not keys <= _OBSERVATION_KEYS or not keys.isdisjoint(_RARE_KEYS)
+            or len(keys & _VALUE_KEYS) > 1):
         return False  # unknown or less common elements: left to the full validation
     if not (_plain_id(obs) and _one_of(obs.get("status"), _OBSERVATION_STATUS)
             and _plain_concept(obs.get("code"))
@@ -725,10 +735,16 @@ def _plain_date_time(value: object) -> bool:
     return True
 
 
+_REFERENCE_KEYS = frozenset({"reference", "display"})
+
+
 def _plain_reference(value: object) -> bool:
-    return (type(value) is dict and "reference" in value
-            and value.keys() <= {"reference", "display"}
-            and all(_plain_text(item) for item in value.values()))
+    if type(value) is not dict or "reference" not in value or not value.keys() <= _REFERENCE_KEYS:
+        return False
+    for item in value.values():
+        if type(item) is not str or not item or item != item.strip():
+            return False
+    return True
 
 
 def _plain_period(value: object) -> bool:
@@ -753,12 +769,25 @@ def _plain_number(value: object) -> bool:
 
 
 def _plain_quantity(value: object) -> bool:
-    return (type(value) is dict and bool(value) and value.keys() <= _QUANTITY_KEYS
-            and ("value" not in value or _plain_number(value["value"]))
-            and all(_plain_text(value[k]) for k in ("unit", "system", "code") if k in value)
-            # A code and a system have the patterns of their FHIR types, as in a Coding.
-            and ("code" not in value or _FHIR_CODE.fullmatch(value["code"]) is not None)
-            and ("system" not in value or _FHIR_URI.fullmatch(value["system"]) is not None))
+    if type(value) is not dict or not value or not value.keys() <= _QUANTITY_KEYS:
+        return False
+    for key, item in value.items():
+        if key == "value":
+            if type(item) not in (int, float):
+                return False
+        elif type(item) is not str:
+            return False
+        # A code and a system have the patterns of their FHIR types, as in a Coding (and
+        # then are plain text).
+        elif key == "code":
+            if _FHIR_CODE.fullmatch(item) is None:
+                return False
+        elif key == "system":
+            if _FHIR_URI.fullmatch(item) is None:
+                return False
+        elif not item or item != item.strip():
+            return False
+    return True
 
 
 def _plain_timing(timing: object) -> bool:
@@ -879,6 +908,8 @@ def _per_day(repeat: MappingType[str, Any]) -> float | None:
 
 def _normalise_ref(reference: str) -> str:
     """``Patient/1`` for ``Patient/1``, ``https://x/fhir/Patient/1/_history/2``; fullUrls as is."""
+    if reference.count("/") == 1 and reference[-1] != "/":
+        return reference  # already Type/id (what the rest would make of it, sooner)
     if reference.startswith(("urn:", "#")):
         return reference
     parts = reference.rstrip("/").split("/")
