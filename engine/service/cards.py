@@ -75,8 +75,10 @@ class CardMaker:
     def patient_view(self, service: str, assessment: Assessment) -> list[IssuedCard]:
         """Alerts, recommendations, the judgements of each pack, plugin guidance, then
         information alerts; critical and warning cards first."""
-        urgent = [a for a in assessment.alerts if a.indicator != "info"]
-        info = [a for a in assessment.alerts if a.indicator == "info"]
+        urgent: list[Any] = []
+        info: list[Any] = []
+        for a in assessment.alerts:
+            (info if a.indicator == "info" else urgent).append(a)
         cards = [self.alert(service, assessment, a) for a in urgent]
         cards += [self.recommendation(service, assessment, r) for r in assessment.recommendations]
         cards += self.judgements(service, assessment)
@@ -85,7 +87,8 @@ class CardMaker:
         stale = getattr(assessment, "stale_data", None)
         # Critical, then warning, then information, each in the order above; the stale-data
         # warning (an alert of the rule packs) first of all when the data are old.
-        cards.sort(key=lambda issued: (stale is None or issued.origins[0].rule != stale.rule,
+        first = None if stale is None else stale.rule
+        cards.sort(key=lambda issued: (issued.origins[0].rule != first,
                                        _SEVERITY[issued.card.indicator]))
         return cards
 
@@ -131,10 +134,10 @@ class CardMaker:
             if not shown:
                 continue
             infos = [self._info(j.rule, j.version) for j in shown]
-            statuses = "; ".join(f"{_short(info.title)} {_STATUS_WORDS[j.status]}"
-                                 for j, info in zip(shown, infos, strict=True))
+            statuses = "; ".join([f"{_short(info.title)} {_STATUS_WORDS[j.status]}"
+                                  for j, info in zip(shown, infos, strict=True)])
             summary = f"{infos[0].pack_title}: {statuses}"
-            body = [_judgement_markdown(j, info) for j, info in zip(shown, infos, strict=True)]
+            body = [_judgement_markdown(j) for j in shown]
             cards.append(self._card(
                 service, assessment, infos[0], summary=summary, indicator="info", body=body,
                 assumptions=[a for j in shown for a in j.assumptions],
@@ -155,11 +158,12 @@ class CardMaker:
               sources: Iterable[Any], suggestions: Sequence[Suggestion] = (),
               origins: Sequence[RuleInfo] | None = None, header: bool = True,
               key: Any = None) -> IssuedCard:
-        origins = list(origins or [info])
+        origins = origins or (info,)
         summary = _fit(summary)
-        card_id = card_uuid("\x1f".join([
-            service, assessment.patient_id, str(assessment.evaluation_visit),
-            *(f"{o.rule}@{o.version}" for o in origins), summary, str(key)]))
+        name = [service, assessment.patient_id, str(assessment.evaluation_visit)]
+        name += [f"{o.rule}@{o.version}" for o in origins]
+        name += (summary, str(key))
+        card_id = card_uuid("\x1f".join(name))
         cited = _sources(sources)
         card = Card(
             uuid=card_id, summary=summary, indicator=indicator,  # type: ignore[arg-type]
@@ -170,8 +174,8 @@ class CardMaker:
             overrideReasons=list(OVERRIDE_REASONS) if indicator != "info" else None,
             links=[_link(label, url) for label, url in cited if url] or None,
         )
-        return IssuedCard(card, tuple(CardOrigin(card_id, o.rule, o.pack, o.version)
-                                      for o in origins))
+        return IssuedCard(card, tuple([CardOrigin(card_id, o.rule, o.pack, o.version)
+                                       for o in origins]))
 
 
 def card_uuid(name: str) -> str:
@@ -190,6 +194,8 @@ def _fit(text: str) -> str:
     return text if len(text) <= SUMMARY_LIMIT else text[:SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
+# Functions of a rule's title only: made once per title.
+@functools.lru_cache(maxsize=4096)
 def _short(title: str) -> str:
     return title.split(" (")[0]
 
@@ -200,26 +206,28 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _judgement_markdown(j: Judgement, info: RuleInfo) -> str:
+def _judgement_markdown(j: Judgement) -> str:
+    visit = j.visit_date
     lines = [f"**{j.title}**: {_STATUS_WORDS[j.status]} "
              f"(rule `{j.rule}`, pack `{j.pack}` {j.version}"
-             + (f", visit {j.visit_date.isoformat()})" if j.visit_date else ")")]
-    facts = j.because.get("facts") or {}
+             + (f", visit {visit.isoformat()})" if visit else ")")]
+    because = j.because
+    facts = because.get("facts")
     if facts:
         lines.append("- deciding values: " + ", ".join(
-            f"{name} = {_value(value)}" for name, value in facts.items()))
-    criteria = [c for c in j.because.get("criteria") or [] if c.get("status") != "not_needed"]
+            [f"{name} = {_value(value)}" for name, value in facts.items()]))
+    criteria = [f"`{c['test']}` {c['status']}" for c in because.get("criteria") or []
+                if c.get("status") != "not_needed"]
     if criteria:
-        lines.append("- criteria: " + "; ".join(
-            f"`{c['test']}` {c['status']}" for c in criteria))
-    values = {k: v for k, v in j.values.items() if v is not None}
+        lines.append("- criteria: " + "; ".join(criteria))
+    values = [f"{k} = {_value(v)}" for k, v in j.values.items() if v is not None]
     if values:
-        lines.append("- values: " + ", ".join(f"{k} = {_value(v)}" for k, v in values.items()))
+        lines.append("- values: " + ", ".join(values))
     if j.missing:
         lines.append("- missing: " + ", ".join(j.missing))
     for reason in j.reasons:
         lines.append(f"- open: {reason}")
-    would = getattr(j, "would_decide", None)
+    would = j.would_decide
     if would is not None:
         lines += _would_decide(would)
     return "\n".join(lines)
@@ -243,9 +251,10 @@ def _would_decide(would: Any) -> list[str]:
 def _sources(sources: Iterable[Any]) -> list[tuple[str, str | None]]:
     found: dict[str, str | None] = {}
     for source in sources:
-        label = source.get("label") if isinstance(source, dict) else source.label
-        url = source.get("url") if isinstance(source, dict) else source.url
-        found.setdefault(str(label), url)
+        if isinstance(source, dict):
+            found.setdefault(str(source.get("label")), source.get("url"))
+        else:
+            found.setdefault(str(source.label), source.url)
     return list(found.items())
 
 
@@ -262,22 +271,28 @@ def _link(label: str, url: str) -> Link:
     return Link(label=_fit(label), url=url, type="absolute")
 
 
+@functools.lru_cache(maxsize=4096)
+def _header(info: RuleInfo) -> str:
+    return f"Rule `{info.rule}` ({info.title}), pack `{info.pack}` {info.version}."
+
+
 def _detail(info: RuleInfo, body: Iterable[str], assumptions: Iterable[Any],
             cited: list[tuple[str, str | None]], header: bool) -> str:
-    parts = []
-    if header:
-        parts.append(f"Rule `{info.rule}` ({info.title}), pack `{info.pack}` {info.version}.")
-    parts += [text.strip() for text in body if text and text.strip()]
+    parts = [_header(info)] if header else []
+    for text in body:
+        if text and (text := text.strip()):
+            parts.append(text)
     seen: dict[str, str] = {}
     for assumption in assumptions:
-        key = assumption.get("key") if isinstance(assumption, dict) else assumption.key
-        text = assumption.get("text") if isinstance(assumption, dict) else assumption.text
-        seen.setdefault(str(key), str(text))
+        if isinstance(assumption, dict):
+            seen.setdefault(str(assumption.get("key")), str(assumption.get("text")))
+        else:
+            seen.setdefault(str(assumption.key), str(assumption.text))
     if seen:
         parts.append("**Assumptions**\n" + "\n".join(
-            f"- ASSUMPTION `{key}`: {text}" for key, text in seen.items()))
+            [f"- ASSUMPTION `{key}`: {text}" for key, text in seen.items()]))
     if cited:
         parts.append("**Sources**\n" + "\n".join(
-            f"- [{label}]({url})" if url else f"- {label}" for label, url in cited))
+            [f"- [{label}]({url})" if url else f"- {label}" for label, url in cited]))
     parts.append("Decision support only: it does not replace the clinician's judgement.")
     return "\n\n".join(parts)
