@@ -639,10 +639,22 @@ _FHIR_DATETIME = re.compile(
     r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?")
 
 
+# The code systems and UCUM units that nearly every resource names, as the patterns of
+# their FHIR types accept them (checked once here, not in every resource: a set look-up
+# costs a fifth of a pattern's match).
+_COMMON_SYSTEMS = frozenset(filter(_FHIR_URI.fullmatch, (
+    UCUM, "http://loinc.org", "http://snomed.info/sct",
+    "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "http://terminology.hl7.org/CodeSystem/observation-category",
+    "http://terminology.hl7.org/CodeSystem/condition-clinical",
+    "http://terminology.hl7.org/CodeSystem/condition-category",
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "https://jdm-cds.org/fhir/CodeSystem/measures",
+    "https://jdm-cds.org/fhir/CodeSystem/treatments",
+    "https://jdm-cds.org/fhir/CodeSystem/adverse-events")))
+_COMMON_UNITS = frozenset(filter(_FHIR_CODE.fullmatch, units.codes()))
 _RARE_KEYS = frozenset({"meta", "text", "identifier", "performer", "note", "method",
                         "specimen", "referenceRange", "encounter", "effectivePeriod", "issued"})
-_VALUE_KEYS = frozenset({"valueQuantity", "valueCodeableConcept", "valueString",
-                         "valueBoolean"})
 _CODING_KEYS = frozenset({"system", "code", "display", "version"})
 _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code"})
 
@@ -666,7 +678,7 @@ def _plain_concept(concept: object) -> bool:
                         if _FHIR_CODE.fullmatch(text) is None:
                             return False
                     elif name == "system":
-                        if _FHIR_URI.fullmatch(text) is None:
+                        if text not in _COMMON_SYSTEMS and _FHIR_URI.fullmatch(text) is None:
                             return False
                     elif not text or text != text.strip():
                         return False
@@ -679,7 +691,9 @@ def _plain_observation(obs: dict[str, Any]) -> bool:
     """Whether the elements the reader uses are all well-formed (else: full validation)."""
     keys = obs.keys()
     if (not keys <= _OBSERVATION_KEYS or not keys.isdisjoint(_RARE_KEYS)
-            or len(keys & _VALUE_KEYS) > 1):
+            # (no intersection, which would copy the keys into a set)
+            or ("valueQuantity" in keys) + ("valueCodeableConcept" in keys)
+            + ("valueString" in keys) + ("valueBoolean" in keys) > 1):
         return False  # unknown or less common elements: left to the full validation
     if not (_plain_id(obs) and _one_of(obs.get("status"), _OBSERVATION_STATUS)
             and _plain_concept(obs.get("code"))
@@ -780,10 +794,10 @@ def _plain_quantity(value: object) -> bool:
         # A code and a system have the patterns of their FHIR types, as in a Coding (and
         # then are plain text).
         elif key == "code":
-            if _FHIR_CODE.fullmatch(item) is None:
+            if item not in _COMMON_UNITS and _FHIR_CODE.fullmatch(item) is None:
                 return False
         elif key == "system":
-            if _FHIR_URI.fullmatch(item) is None:
+            if item not in _COMMON_SYSTEMS and _FHIR_URI.fullmatch(item) is None:
                 return False
         elif not item or item != item.strip():
             return False

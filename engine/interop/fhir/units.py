@@ -43,6 +43,11 @@ class UnitError(ValueError):
     """A quantity whose unit is unknown or of the wrong kind."""
 
 
+def codes() -> list[str]:
+    """Every unit the reader converts (the UCUM codes of this table)."""
+    return [unit for table in _UNITS.values() for unit in table]
+
+
 def kind_of(unit: str) -> str | None:
     return _KIND.get(unit)
 
