@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -144,7 +144,13 @@ class Mapping:
         kept = [w for w in words if w and w not in self._noise]
         return "".join(kept)
 
-    @property
+    @cached_property
+    def ignored_kinds(self) -> frozenset[str]:
+        """The resource kinds the mapping ignores (a set: the reader asks it of every
+        resource)."""
+        return frozenset(self.file.ignored_resources)
+
+    @cached_property
     def _noise(self) -> frozenset[str]:
         return frozenset(w.casefold() for w in self.file.noise_words)
 

@@ -180,7 +180,7 @@ class _Reader:
             if full_url:
                 self.by_ref[full_url] = resource
         patient_res = self._patient(resources)
-        ignored = self.mapping.file.ignored_resources
+        ignored = self.mapping.ignored_kinds
         for resource in resources:
             kind = resource["resourceType"]
             if kind in ("Patient", "Medication"):
