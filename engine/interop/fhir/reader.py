@@ -108,6 +108,8 @@ def patient_from_resources(resources: Iterable[object], label: str,
     return _Reader(label, mapping or default_mapping()).read([(None, r) for r in resources])
 
 
+# A number of FHIR JSON (a tuple, not ``int | float``, which would be made at every test).
+_NUMBERS = (int, float)
 # The reader's method for each kind it reads (any other: a medication kind).
 _HANDLERS = {"Observation": "_observation", "Procedure": "_procedure",
              "Condition": "_condition", "AdverseEvent": "_adverse_event"}
@@ -354,7 +356,7 @@ class _Reader:
             assert isinstance(entry.unit, str)
             wanted = entry.unit
         value = quantity["value"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, _NUMBERS):
             # FHIR JSON writes a decimal as a number; "50" is not one (never coerced).
             self.problems.append(Problem(f"{_ref_name(obs)} valueQuantity.value",
                                          f"expected a number (got {value!r})"))
@@ -376,7 +378,9 @@ class _Reader:
         return unit if isinstance(unit, str) else None
 
     def _put(self, day: dt.date, name: str, value: Any, where: str, key: tuple[str, int]) -> None:
-        fields = self.visits.setdefault(day, {})
+        fields = self.visits.get(day)
+        if fields is None:
+            fields = self.visits[day] = {}
         old = fields.get(name)
         if old is not None:
             first, second = sorted([old, (key, value, where)], key=lambda item: item[0])
@@ -695,7 +699,10 @@ def _plain_observation(obs: dict[str, Any]) -> bool:
             or ("valueQuantity" in keys) + ("valueCodeableConcept" in keys)
             + ("valueString" in keys) + ("valueBoolean" in keys) > 1):
         return False  # unknown or less common elements: left to the full validation
-    if not (_plain_id(obs) and _one_of(obs.get("status"), _OBSERVATION_STATUS)
+    status = obs.get("status")
+    if not (type(status) is str and status in _OBSERVATION_STATUS
+            and ("id" not in keys or (type(obs["id"]) is str
+                                      and _FHIR_ID.fullmatch(obs["id"]) is not None))
             and _plain_concept(obs.get("code"))
             and _plain_list(obs, "category", _plain_concept)
             and _plain_list(obs, "interpretation", _plain_concept)
