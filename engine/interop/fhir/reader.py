@@ -110,9 +110,6 @@ def patient_from_resources(resources: Iterable[object], label: str,
 
 # A number of FHIR JSON (a tuple, not ``int | float``, which would be made at every test).
 _NUMBERS = (int, float)
-# The reader's method for each kind it reads (any other: a medication kind).
-_HANDLERS = {"Observation": "_observation", "Procedure": "_procedure",
-             "Condition": "_condition", "AdverseEvent": "_adverse_event"}
 
 
 def _error(label: str, message: str) -> PatientFileError:
@@ -198,17 +195,12 @@ class _Reader:
                 continue
             self.order += 1
             try:
-                self._handler(kind)(resource)
+                _HANDLERS.get(kind, _Reader._medication)(self, resource)
             except units.UnitError as exc:
                 self.problems.append(Problem(f"{_ref_name(resource)} valueQuantity", str(exc)))
         if self.problems:
             raise PatientFileError(self.label, self.problems)
         return self._patient_model(patient_res)
-
-    def _handler(self, kind: str) -> Callable[[dict[str, Any]], None]:
-        handler: Callable[[dict[str, Any]], None] = getattr(
-            self, _HANDLERS.get(kind, "_medication"))
-        return handler
 
     def _patient(self, resources: list[dict[str, Any]]) -> dict[str, Any] | None:
         patients = [r for r in resources if r["resourceType"] == "Patient"]
@@ -620,6 +612,12 @@ class _Reader:
             raise PatientFileError(self.label, problems) from None
         return FhirPatient(self.label, model, self.unmapped, dict(self.ignored), self.recognised,
                            self.warnings)
+
+
+# The reader's method for each kind it reads (any other: a medication kind).
+_HANDLERS: dict[str, Callable[[_Reader, dict[str, Any]], None]] = {
+    "Observation": _Reader._observation, "Procedure": _Reader._procedure,
+    "Condition": _Reader._condition, "AdverseEvent": _Reader._adverse_event}
 
 
 # An Observation is most of a record, and its full R4B validation (fhir.resources' Python
