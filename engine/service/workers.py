@@ -6,7 +6,9 @@ measured to land 49 on one worker and 1 on the other (and 33/17 when they connec
 apart), so that one worker queued nearly every request while the other idled. Here each
 worker listens on its own socket, all bound to the same address with ``SO_REUSEPORT``, and
 the kernel gives each new connection to one of them by a hash of the connection's addresses,
-spreading connections evenly over the workers whatever their timing. A worker that dies is
+spreading connections over the workers whatever their timing: evenly on average, and a worker
+holding more than its share closes connections one at a time until the count is even
+(``balance.py``). A worker that dies is
 started again on the same socket (connections that arrived meanwhile wait in its backlog);
 one that cannot start stops the service, as uvicorn does.
 
@@ -36,6 +38,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
@@ -43,6 +46,8 @@ from types import FrameType
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+
+from jdm_cds.service.balance import Rebalance, Share
 
 log = logging.getLogger("uvicorn.error")
 _spawn = multiprocessing.get_context("spawn")
@@ -89,13 +94,18 @@ def listening_sockets(host: str, port: int, count: int, backlog: int) -> list[so
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that says when it serves (its lifespan done, its socket accepting)."""
+    """A uvicorn server that says when it serves (its lifespan done, its socket accepting),
+    and keeps its share of the connections (``balance.py``)."""
 
-    def __init__(self, config: uvicorn.Config, ready: Event) -> None:
+    def __init__(self, config: uvicorn.Config, ready: Event, counts: MutableSequence[int],
+                 index: int) -> None:
         super().__init__(config)
         self.ready = ready
+        self.share = Share(counts, index, self.server_state.connections)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # Every connection's protocol takes the app from the configuration when it is made.
+        self.config.loaded_app = Rebalance(self.config.loaded_app, self.share)
         await super().startup(sockets)
         if self.started:
             # SIGUSR1, from the parent before it replaces this worker: stop accepting, so
@@ -105,32 +115,39 @@ class _Server(uvicorn.Server):
 
     def stop_accepting(self) -> None:
         """Close this process's listening servers (the parent's socket stays open)."""
+        self.share.retire()
         for server in self.servers:
             server.close()
 
 
-def _worker(config: uvicorn.Config, sock: socket.socket, ready: Event) -> None:
-    """One worker process: a uvicorn server on its own socket."""
+def _worker(config: uvicorn.Config, sock: socket.socket, ready: Event,
+            counts: MutableSequence[int], index: int) -> None:
+    """One worker process: a uvicorn server on its own socket, ``counts[index]`` its number
+    of connections."""
     config.configure_logging()
     # The parent decides what SIGHUP means, and a terminal that closes sends it to the whole
     # process group: a worker would end with it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # Ctrl-C reaches the whole process group: the parent ends the workers.
     with contextlib.suppress(KeyboardInterrupt):
-        _Server(config, ready).run(sockets=[sock])
+        _Server(config, ready, counts, index).run(sockets=[sock])
 
 
 @dataclass
 class _Worker:
     """A worker process, its socket, and the event it sets once it serves (held here for the
-    process's life: the event's semaphore must outlive the process's start)."""
+    process's life: the event's semaphore must outlive the process's start); ``index``, its
+    socket's place, is its slot in ``counts``."""
 
     ready: Event
     sock: socket.socket
+    counts: MutableSequence[int]
+    index: int
     process: SpawnProcess = field(init=False)
 
     def start(self, config: uvicorn.Config) -> int | None:
-        self.process = _spawn.Process(target=_worker, args=(config, self.sock, self.ready))
+        self.process = _spawn.Process(target=_worker, args=(
+            config, self.sock, self.ready, self.counts, self.index))
         self.process.start()
         return self.process.pid
 
@@ -138,6 +155,8 @@ class _Worker:
 def run(config: uvicorn.Config, workers: int) -> int:
     """Serve ``config`` with ``workers`` processes until SIGINT or SIGTERM; the exit status."""
     sockets = listening_sockets(config.host, config.port, workers, config.backlog)
+    # Each worker's number of connections, shared by the workers (balance.py).
+    counts = _spawn.RawArray("i", workers)
     stop, restart = threading.Event(), threading.Event()
 
     def stopping(signum: int, _frame: FrameType | None) -> None:
@@ -160,15 +179,15 @@ def run(config: uvicorn.Config, workers: int) -> int:
     log.info("Serving on %s://%s:%d with %d workers, each on its own socket (SO_REUSEPORT)",
              scheme, config.host, sockets[0].getsockname()[1], workers)
 
-    def started(sock: socket.socket) -> _Worker:
-        worker = _Worker(_spawn.Event(), sock)
+    def started(index: int) -> _Worker:
+        worker = _Worker(_spawn.Event(), sockets[index], counts, index)
         log.info("Started worker process [%s]", worker.start(config))
         return worker
 
     def replace_all() -> None:
         """Each worker replaced by a new one on its socket, once the new one serves."""
         for index, old in enumerate(running):
-            new = started(old.sock)
+            new = started(index)
             deadline = time.monotonic() + READY_SECONDS
             while not (new.ready.wait(0.2) or stop.is_set() or not new.process.is_alive()
                        or time.monotonic() > deadline):
@@ -192,7 +211,7 @@ def run(config: uvicorn.Config, workers: int) -> int:
             running[index] = new
         log.info("Every worker replaced.")
 
-    running = [started(sock) for sock in sockets]
+    running = [started(index) for index in range(workers)]
     status = 0
     try:
         while not stop.wait(0.5):
@@ -210,7 +229,8 @@ def run(config: uvicorn.Config, workers: int) -> int:
                     break
                 log.warning("Worker process [%s] ended (exit code %s); starting another.",
                             process.pid, process.exitcode)
-                running[index] = started(worker.sock)
+                counts[index] = 0  # its connections went with it
+                running[index] = started(index)
     finally:
         processes = [worker.process for worker in running]
         for process in processes:

@@ -78,6 +78,20 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path)
         assert sum(held.values()) == CONNECTIONS, held
         assert min(held.values()) >= CONNECTIONS // 5, held
 
+        # Kept alive and busy, they end evenly spread: the worker holding more closes one
+        # at a time after its answer, and its client connects again.
+        kept = [httpx.Client(base_url=base, timeout=30) for _ in range(CONNECTIONS)]
+        try:
+            for _ in range(20):
+                assert all(c.get("/cds-services").status_code == 200 for c in kept)
+                held = _connections(workers, port)
+                if sorted(held.values()) == [CONNECTIONS // 2] * 2:
+                    break
+            assert sorted(held.values()) == [CONNECTIONS // 2] * 2, held
+        finally:
+            for c in kept:
+                c.close()
+
         # A worker that dies is replaced, on the same socket: every request is answered.
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 90
