@@ -2,8 +2,8 @@
 
 The path of a call: authenticate (dependency) -> the patient's FHIR data (prefetch or
 fhirServer, ``data.py``) -> the patient model (``patients.py``) -> ``Evaluator.evaluate``
-(the rule packs decide everything) -> cards (``cards.py``) -> the response model. Everything
-after the data runs as one task on the evaluation pool (``State.run``).
+(the rule packs decide everything) -> cards (``cards.py``) -> the response model. All of it
+on the event loop's thread but waiting on a FHIR server (``state.py`` says why).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def call(service_id: str, hook: Hook) -> Response:
                             f"not {body.hook!r}")
     try:
         if to_fetch(body):
-            # Waiting on a FHIR server: on the I/O threads, not the evaluation pool.
+            # Waiting on a FHIR server: on the I/O threads, not on the event loop.
             resources = await run_in_threadpool(
                 gather, body, service.settings.fhir_timeout_seconds)
         else:
@@ -57,7 +57,7 @@ async def call(service_id: str, hook: Hook) -> Response:
         raise HTTPException(412, str(error)) from None
     except BadData as error:
         raise HTTPException(400, f"the patient's data cannot be read: {error}") from None
-    content, count = await service.run(_answer, service, service_id, body, resources)
+    content, count = _answer(service, service_id, body, resources)
     log.info("%s %s: %d card(s) in %.1f ms (caller %s)", service_id, body.hookInstance,
              count, 1000 * (time.perf_counter() - started), hook.caller.iss)
     return Response(content, media_type="application/json")
@@ -65,7 +65,7 @@ async def call(service_id: str, hook: Hook) -> Response:
 
 def _answer(service: State, service_id: str, body: CDSRequest,
             resources: list[dict[str, Any]]) -> tuple[bytes, int]:
-    """The response's JSON and its number of cards (on the evaluation pool)."""
+    """The response's JSON and its number of cards."""
     try:
         patient, unmapped = read_patient(resources, f"Patient/{patient_id(body)}")
     except PatientFileError as error:
