@@ -70,7 +70,8 @@ def decision(outcomes: Outcomes, rule_id: str, visit: int | None) -> tuple[Statu
 
 
 class Evaluator:
-    """Evaluates patients against one compiled rule base. One per thread."""
+    """Evaluates patients against one compiled rule base (threads may share one: its
+    durable_rules runtime runs one session at a time)."""
 
     def __init__(self, rulebase: RuleBase, guidance: Guidance | None = None) -> None:
         self.rulebase = rulebase

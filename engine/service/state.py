@@ -11,12 +11,14 @@ the GIL, so no thread would run it faster, and a thread of its own competed with
 loop for the GIL. The loop then waited up to the interpreter's switch interval (5 ms) for each
 answer to send and each request to read, and answers left in batches: under 50 busy clients
 a worker's 90th percentile of latency was 1.4 times its median, against 1.14 times on the
-loop. What waits runs on threads still: a FHIR server's answer, and a third-party plugin's
-hook, within its budget."""
+loop (one 20 s run each). A FHIR server's answer is awaited off the loop (on a thread). The
+loop does wait for a write to the database while the other worker holds its lock, and for a
+third-party plugin's hook, which runs on a thread within its budget (2 s): a plugin slow at
+every call slows its whole worker, where with the pool it held one of two threads; such a
+plugin is for the operator to disable."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -50,8 +52,7 @@ class State:
     rulebase: RuleBase
     guidance: Guidance
     cards: CardMaker
-    _evaluator: Evaluator | None = None
-    _thread: int | None = None
+    evaluator: Evaluator
 
     @classmethod
     def build(cls, settings: Settings) -> State:
@@ -61,19 +62,14 @@ class State:
         versions = {info.name: info.version for info in plugins.info() if info.version}
         store = Store(settings.database_url)
         read_mapping()
+        # Built here, not by the first call: a worker that says it serves has its engine.
         return cls(settings, store, Verifier(settings, store), rulebase, plugins.guidance,
-                   CardMaker(rulebase, versions))
+                   CardMaker(rulebase, versions), Evaluator(rulebase, plugins.guidance))
 
     def evaluate(self, patient: Patient, at: date,
                  draft_orders: Iterable[str] = ()) -> Assessment:
-        """Judge ``patient`` (on the event loop's thread: a durable_rules runtime serves only
-        the thread that built it)."""
-        if self._evaluator is None:
-            self._evaluator = Evaluator(self.rulebase, self.guidance)
-            self._thread = threading.get_ident()
-        elif threading.get_ident() != self._thread:
-            raise RuntimeError("State.evaluate runs on the thread of the process's event loop")
-        return self._evaluator.evaluate(patient, at, draft_orders=tuple(draft_orders))
+        """Judge ``patient``."""
+        return self.evaluator.evaluate(patient, at, draft_orders=tuple(draft_orders))
 
     def close(self) -> None:
         self.store.close()

@@ -81,13 +81,20 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path)
         # Kept alive and busy, they end evenly spread: the worker holding more closes one
         # at a time after its answer, and its client connects again.
         kept = [httpx.Client(base_url=base, timeout=30) for _ in range(CONNECTIONS)]
+        even = [CONNECTIONS // 2] * 2
         try:
-            for _ in range(20):
-                assert all(c.get("/cds-services").status_code == 200 for c in kept)
+            closed = 0
+            for round_ in range(20):
+                answers = [c.get("/cds-services") for c in kept]
+                assert all(answer.status_code == 200 for answer in answers)
+                closed += sum(a.headers.get("connection") == "close" for a in answers)
                 held = _connections(workers, port)
-                if sorted(held.values()) == [CONNECTIONS // 2] * 2:
+                if round_ == 0 and not closed:
+                    # Nothing closed: the kernel's hash split them evenly by itself.
+                    assert sorted(held.values()) == even, held
+                if sorted(held.values()) == even:
                     break
-            assert sorted(held.values()) == [CONNECTIONS // 2] * 2, held
+            assert sorted(held.values()) == even, held
         finally:
             for c in kept:
                 c.close()
