@@ -674,19 +674,27 @@ def _plain_concept(concept: object) -> bool:
                 if type(coding) is not dict or not coding or not coding.keys() <= _CODING_KEYS:
                     return False
                 for name, text in coding.items():
-                    if type(text) is not str:
+                    if not _plain_coded(name, text, _NO_CODES):
                         return False
-                    if name == "code":
-                        if _FHIR_CODE.fullmatch(text) is None:
-                            return False
-                    elif name == "system":
-                        if text not in _COMMON_SYSTEMS and _FHIR_URI.fullmatch(text) is None:
-                            return False
-                    elif not text or text != text.strip():
-                        return False
-        elif key != "text" or type(item) is not str or not item or item != item.strip():
+        elif key != "text" or not _plain_text(item):
             return False
     return True
+
+
+_NO_CODES: frozenset[str] = frozenset()
+
+
+def _plain_coded(name: str, text: object, common_codes: frozenset[str]) -> bool:
+    """An element of a Coding or a Quantity: a code and a system have the patterns of their
+    FHIR types (and then are plain text), ``common_codes`` and the common systems being known
+    to match; anything else is plain text."""
+    if type(text) is not str:
+        return False
+    if name == "code":
+        return text in common_codes or _FHIR_CODE.fullmatch(text) is not None
+    if name == "system":
+        return text in _COMMON_SYSTEMS or _FHIR_URI.fullmatch(text) is not None
+    return bool(text) and text == text.strip()
 
 
 def _plain_observation(obs: dict[str, Any]) -> bool:
@@ -697,10 +705,7 @@ def _plain_observation(obs: dict[str, Any]) -> bool:
             or ("valueQuantity" in keys) + ("valueCodeableConcept" in keys)
             + ("valueString" in keys) + ("valueBoolean" in keys) > 1):
         return False  # unknown or less common elements: left to the full validation
-    status = obs.get("status")
-    if not (type(status) is str and status in _OBSERVATION_STATUS
-            and ("id" not in keys or (type(obs["id"]) is str
-                                      and _FHIR_ID.fullmatch(obs["id"]) is not None))
+    if not (_plain_id(obs) and _one_of(obs.get("status"), _OBSERVATION_STATUS)
             and _plain_concept(obs.get("code"))
             and _plain_list(obs, "category", _plain_concept)
             and _plain_list(obs, "interpretation", _plain_concept)
@@ -760,10 +765,7 @@ _REFERENCE_KEYS = frozenset({"reference", "display"})
 def _plain_reference(value: object) -> bool:
     if type(value) is not dict or "reference" not in value or not value.keys() <= _REFERENCE_KEYS:
         return False
-    for item in value.values():
-        if type(item) is not str or not item or item != item.strip():
-            return False
-    return True
+    return all(map(_plain_text, value.values()))
 
 
 def _plain_period(value: object) -> bool:
@@ -791,20 +793,7 @@ def _plain_quantity(value: object) -> bool:
     if type(value) is not dict or not value or not value.keys() <= _QUANTITY_KEYS:
         return False
     for key, item in value.items():
-        if key == "value":
-            if type(item) not in (int, float):
-                return False
-        elif type(item) is not str:
-            return False
-        # A code and a system have the patterns of their FHIR types, as in a Coding (and
-        # then are plain text).
-        elif key == "code":
-            if item not in _COMMON_UNITS and _FHIR_CODE.fullmatch(item) is None:
-                return False
-        elif key == "system":
-            if item not in _COMMON_SYSTEMS and _FHIR_URI.fullmatch(item) is None:
-                return False
-        elif not item or item != item.strip():
+        if not (_plain_number(item) if key == "value" else _plain_coded(key, item, _COMMON_UNITS)):
             return False
     return True
 
