@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -55,13 +56,18 @@ Model = TypeVar("Model", bound=BaseModel)
 
 async def read_body(request: Request, model: type[Model]) -> Model:
     """The JSON body as ``model``; read only once the caller is authenticated (so that an
-    unauthenticated request learns nothing about what the body should be).
+    unauthenticated request learns nothing about what the body should be)."""
+    return parse_body(await request.body(), model)
+
+
+def parse_body(raw: bytes, model: type[Model]) -> Model:
+    """A JSON body as ``model``.
 
     Parsed by pydantic's JSON parser, then validated: the same parser and the same checks as
     ``model_validate_json``, which validates a prefetch's resources (``Any``) slower than it
     parses them."""
     try:
-        data = from_json(await request.body())
+        data = from_json(raw)
     except ValueError as error:
         raise HTTPException(400, f"the request body is not JSON ({error})") from None
     try:
@@ -90,14 +96,20 @@ class HookCall:
     body: CDSRequest
 
 
-async def hook_call(request: Request) -> HookCall:
+async def hook_call(request: Request) -> AsyncIterator[HookCall]:
     """``state``, ``caller`` and the body as one dependency, in that order (the body is
-    read only once the caller is authenticated). FastAPI solves a dependency's whole tree
-    again wherever it appears, for every request: these three as an endpoint's parameters
-    (the body depending on the caller, the caller on the state) were seven solves."""
+    parsed only once the caller is authenticated), inside the call's turn (``turns.py``),
+    which lasts until the endpoint returns. FastAPI solves a dependency's whole tree again
+    wherever it appears, for every request: these three as an endpoint's parameters (the body
+    depending on the caller, the caller on the state) were seven solves."""
     service = await state(request)
-    who = _verified(request, service)
-    return HookCall(service, who, await read_body(request, CDSRequest))
+    # Received before the turn: a client slow to send its body holds up no one else.
+    raw = await request.body()
+    async with service.turns:
+        who = _verified(request, service)
+        yield HookCall(service, who, parse_body(raw, CDSRequest))
 
 
-Hook = Annotated[HookCall, Depends(hook_call)]
+# Ended when the endpoint returns, before the response is sent: a slow reader of the
+# answer holds up no one else either.
+Hook = Annotated[HookCall, Depends(hook_call, scope="function")]

@@ -5,8 +5,9 @@ evaluator over one compiled rule base (the core packs, every installed plugin's 
 service's order-sign pack): its engine state is the process's only one, so memory stays flat
 whatever the load.
 
-The CPU part of a hook call (FHIR reading, evaluation, cards, the response's JSON) runs on the
-event loop's thread, one request after another in the order they were read: this work holds
+The CPU part of a hook call (token check, FHIR reading, evaluation, cards, the response's
+JSON) runs on the event loop's thread, one call at a time in the order the calls arrived, with
+a poll of the sockets between two (``turns.py``, whose ``Turns`` this holds): this work holds
 the GIL, so no thread would run it faster, and a thread of its own competed with the event
 loop for the GIL. The loop then waited up to the interpreter's switch interval (5 ms) for each
 answer to send and each request to read, and answers left in batches: under 50 busy clients
@@ -20,7 +21,7 @@ plugin is for the operator to disable."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,7 @@ from jdm_cds.service.cards import CardMaker
 from jdm_cds.service.database import Store
 from jdm_cds.service.patients import read_mapping
 from jdm_cds.service.settings import Settings
+from jdm_cds.service.turns import Turns
 
 SERVICE_PACKS = Path(str(resources.files("jdm_cds.service.packs")))
 
@@ -53,6 +55,7 @@ class State:
     guidance: Guidance
     cards: CardMaker
     evaluator: Evaluator
+    turns: Turns = field(default_factory=Turns)
 
     @classmethod
     def build(cls, settings: Settings) -> State:

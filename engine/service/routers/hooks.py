@@ -48,9 +48,11 @@ async def call(service_id: str, hook: Hook) -> Response:
                             f"not {body.hook!r}")
     try:
         if to_fetch(body):
-            # Waiting on a FHIR server: on the I/O threads, not on the event loop.
-            resources = await run_in_threadpool(
-                gather, body, service.settings.fhir_timeout_seconds)
+            # Waiting on a FHIR server: on the I/O threads, not on the event loop, and
+            # without the turn, so that the other calls go on meanwhile.
+            async with service.turns.away():
+                resources = await run_in_threadpool(
+                    gather, body, service.settings.fhir_timeout_seconds)
         else:
             resources = gather(body, service.settings.fhir_timeout_seconds)
     except DataUnavailable as error:
