@@ -120,7 +120,7 @@ def test_exit_codes_are_those_the_readme_states(tmp_path: Path) -> None:
     assert run("--plugin-timeout", "-1", "evaluate", EXAMPLE).exit_code == 2
 
 
-# --- the program builds only the command it runs (jdm_cds.cli.app.CommandLine) ----------
+# --- the program builds only the command it runs (jdm_cds.cli.commands.CommandLine) ----------
 
 @pytest.mark.parametrize(("argv", "named"), [
     (["evaluate", "x.yaml"], "evaluate"),
@@ -134,7 +134,7 @@ def test_exit_codes_are_those_the_readme_states(tmp_path: Path) -> None:
     ([], None),
 ])
 def test_the_command_named_on_the_command_line(argv: list[str], named: str | None) -> None:
-    from jdm_cds.cli.app import named_command
+    from jdm_cds.cli.commands import named_command
 
     assert named_command(argv) == named
 
@@ -142,7 +142,7 @@ def test_the_command_named_on_the_command_line(argv: list[str], named: str | Non
 def test_the_global_options_with_a_value_are_those_the_command_line_skips() -> None:
     import typer.main
 
-    from jdm_cds.cli.app import _GLOBAL_VALUES
+    from jdm_cds.cli.commands import _GLOBAL_VALUES
 
     group = typer.main.get_command(app)
     taking = {opt for param in group.params if getattr(param, "is_flag", True) is False
@@ -165,7 +165,7 @@ def _every_command() -> list[list[str]]:
 
 @pytest.mark.parametrize("words", _every_command(), ids=" ".join)
 def test_a_command_built_alone_reads_as_in_the_whole_application(words: list[str]) -> None:
-    from jdm_cds.cli.app import CommandLine
+    from jdm_cds.cli.commands import CommandLine
 
     assert isinstance(app, CommandLine)
     alone = app.only(words[0])

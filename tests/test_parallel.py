@@ -219,20 +219,20 @@ def test_the_process_server_imports_the_workers_modules_first(
     # command line only when this process has it (a worker runs the main module again).
     import multiprocessing.forkserver
 
-    import jdm_cds.cli
+    import jdm_cds.cli.program
     from jdm_cds.cohort import parallel
 
     engine = {"jdm_cds.cohort.parallel", "jdm_cds.defaults"}
-    assert set(parallel.worker_modules()) == engine | {"jdm_cds.cli"}
-    monkeypatch.delitem(sys.modules, "jdm_cds.cli")  # a process that is not the program
+    assert set(parallel.worker_modules()) == engine | {"jdm_cds.cli.program"}
+    monkeypatch.delitem(sys.modules, "jdm_cds.cli.program")  # a process that is not the program
     assert set(parallel.worker_modules()) == engine
-    monkeypatch.setitem(sys.modules, "jdm_cds.cli", jdm_cds.cli)
+    monkeypatch.setitem(sys.modules, "jdm_cds.cli.program", jdm_cds.cli.program)
 
     context = parallel._context()
     if context.get_start_method() == "forkserver":
         preloaded = multiprocessing.forkserver._forkserver._preload_modules
-        assert set(preloaded) == engine | {"jdm_cds.cli"}
-    for name in engine | {"jdm_cds.cli"}:  # each importable as it is named
+        assert set(preloaded) == engine | {"jdm_cds.cli.program"}
+    for name in engine | {"jdm_cds.cli.program"}:  # each importable as it is named
         __import__(name)
 
 

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
-
-import typer
+from typing import IO, TYPE_CHECKING
 
 from jdm_cds.cli.common import stderr
+from jdm_cds.cli.outcome import Exit
 from jdm_cds.cohort.work import Result, StartupFailure, Task
 from jdm_cds.inputs import Inputs
 
@@ -35,29 +34,14 @@ class Format(StrEnum):
     fhir = "fhir"  # evaluate only: a Bundle of GuidanceResponses (interop/fhir/guidance.py)
 
 
-Jobs = Annotated[int | None, typer.Option(
-    "--jobs", "-j", min=1, metavar="N",
-    help="Worker processes (default: one per core; small inputs run in this process). "
-    "--jobs 1 runs everything in this process.")]
-Scheduler = Annotated[str | None, typer.Option(
-    "--scheduler", metavar="dask|ADDRESS",
-    help="Run on Dask: 'dask' starts a local cluster (--jobs workers), tcp://host:8786 uses "
-    "a running scheduler. Needs the [dask] extra.")]
-Quiet = Annotated[bool, typer.Option(
-    "--quiet", "-q", help="No progress bar (it is shown only on a terminal, for runs over "
-    "a second).")]
-OutputFile = Annotated[Path | None, typer.Option(
-    "--output", "-o", metavar="FILE", help="Write the output to FILE instead of standard "
-    "output ('-': standard output).")]
-
 PROGRESS_AFTER = 1.0  # seconds: shorter runs show no progress bar
 
 
-def fail_to_start(failure: StartupFailure) -> typer.Exit:
+def fail_to_start(failure: StartupFailure) -> Exit:
     for line in failure.lines[:-1]:
         stderr.print(line, style="red", markup=False, highlight=False)
     stderr.print(failure.lines[-1], style="bold red", markup=False, highlight=False)
-    return typer.Exit(2)
+    return Exit(2)
 
 
 def print_lines(lines: Sequence[str]) -> None:
@@ -172,11 +156,11 @@ def text_file(sink: IO[bytes]) -> IO[str]:
     return io.TextIOWrapper(sink, encoding="utf-8", write_through=True)
 
 
-def reader_gone() -> typer.Exit:
+def reader_gone() -> Exit:
     """The reader of standard output went away (``| head``): stop quietly, as a filter does."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # so that the final flush does not fail again
-    return typer.Exit(1)
+    return Exit(1)
 
 
 @contextmanager
@@ -193,6 +177,6 @@ def output_file(path: Path | None) -> Iterator[IO[bytes]]:
     except OSError as error:
         stderr.print(f"{path}: cannot write: {error.strerror or error}", style="bold red",
                      markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        raise Exit(2) from None
     with handle:
         yield handle

@@ -17,24 +17,24 @@ import typer
 
 from jdm_cds.cli.batch import (
     Format,
-    Jobs,
-    OutputFile,
-    Quiet,
-    Scheduler,
     output_file,
     parquet_tables,
     print_lines,
     results,
     text_console,
 )
-from jdm_cds.cli.common import (
+from jdm_cds.cli.common import build_evaluator, load_fhir_mapping, settings
+from jdm_cds.cli.limits import apply_limits
+from jdm_cds.cli.options import (
     DisablePlugin,
     FhirMappingPath,
-    build_evaluator,
-    load_fhir_mapping,
-    settings,
+    Jobs,
+    MaxFileMb,
+    MaxVisits,
+    OutputFile,
+    Quiet,
+    Scheduler,
 )
-from jdm_cds.cli.limits import MaxFileMb, MaxVisits, apply_limits
 from jdm_cds.cohort.work import EngineSpec, Task, error_entry
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs

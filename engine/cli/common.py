@@ -15,10 +15,9 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-import typer
-
+from jdm_cds.cli.outcome import BadParameter, Exit
 from jdm_cds.collector import lasting
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.language.diagnostics import RuleLoadError
@@ -101,11 +100,6 @@ class Format(StrEnum):
     json = "json"
 
 
-FhirMappingPath = Annotated[Path | None, typer.Option(
-    "--fhir-mapping", metavar="PATH",
-    help="Map FHIR codes with this mapping file instead of the built-in one.")]
-
-
 def load_fhir_mapping(path: Path | None) -> Mapping | None:
     """The mapping a run uses (None: the built-in one); a broken file stops the run (exit 2)."""
     if path is None:
@@ -118,12 +112,7 @@ def load_fhir_mapping(path: Path | None) -> Mapping | None:
         for diagnostic in error.diagnostics:
             stderr.print(str(diagnostic), style="red", markup=False, highlight=False)
         stderr.print("the FHIR mapping has errors: nothing was evaluated", style="bold red")
-        raise typer.Exit(2) from None
-
-
-DisablePlugin = Annotated[list[str] | None, typer.Option(
-    "--disable-plugin", metavar="NAME",
-    help="Leave out an installed plugin, by the name 'plugins list' shows (repeatable).")]
+        raise Exit(2) from None
 
 
 class Settings:
@@ -149,13 +138,13 @@ def parse_date(value: str | None) -> date | None:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date (expected YYYY-MM-DD)") from None
+        raise BadParameter(f"'{value}' is not a date (expected YYYY-MM-DD)") from None
 
 
 def parse_budget(value: float) -> float | None:
     """``--plugin-timeout``: seconds, more than 0; 0 means no limit."""
     if not math.isfinite(value) or value < 0:
-        raise typer.BadParameter(f"'{value:g}' is not a number of seconds (0 for no limit)",
+        raise BadParameter(f"'{value:g}' is not a number of seconds (0 for no limit)",
                                  param_hint="'--plugin-timeout'")
     return None if value == 0 else value
 
@@ -166,14 +155,14 @@ def report_error(error: Exception) -> None:
         stderr.print(line, style="red", markup=False, highlight=False)
 
 
-def plugin_failed(error: PluginLoadError) -> typer.Exit:
+def plugin_failed(error: PluginLoadError) -> Exit:
     stderr.print(str(error), style="red", markup=False, highlight=False)
     advice = "nothing was done"
     if error.plugin is not None:
         advice = (f"plugin '{error.plugin}' is broken, nothing was done: fix it, or leave it "
                   f"out with --disable-plugin {error.plugin}")
     stderr.print(advice, style="bold red", markup=False, highlight=False)
-    return typer.Exit(2)
+    return Exit(2)
 
 
 def load_plugins(disabled: list[str] | None) -> Plugins:
@@ -195,4 +184,4 @@ def build_evaluator(disabled: list[str] | None = None) -> Evaluator:
         for diagnostic in error.diagnostics:
             stderr.print(str(diagnostic), style="red", markup=False, highlight=False)
         stderr.print("rule packs have errors: nothing was evaluated", style="bold red")
-        raise typer.Exit(2) from None
+        raise Exit(2) from None

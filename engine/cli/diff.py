@@ -15,18 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from jdm_cds.cli.batch import (
-    Format,
-    Jobs,
-    OutputFile,
-    Quiet,
-    Scheduler,
-    output_file,
-    print_lines,
-    results,
-    text_console,
-)
+from jdm_cds.cli.batch import Format, output_file, print_lines, results, text_console
 from jdm_cds.cli.common import parse_date
+from jdm_cds.cli.options import Jobs, OutputFile, Quiet, Scheduler
 from jdm_cds.cohort.work import EngineSpec, Task, evaluator_of
 from jdm_cds.evaluate import Evaluator
 from jdm_cds.inputs import Inputs

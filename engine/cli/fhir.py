@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli.common import FhirMappingPath, load_fhir_mapping, report_error, stderr, stdout
+from jdm_cds.cli.common import load_fhir_mapping, report_error, stderr, stdout
+from jdm_cds.cli.options import FhirMappingPath
 from jdm_cds.model.reading import PatientFileError, load_patient
 
 fhir_app = typer.Typer(no_args_is_help=True, help="FHIR R4: export patients, check the "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from jdm_cds.cli.common import DisablePlugin, load_plugins, stderr, stdout
+from jdm_cds.cli.common import load_plugins, stderr, stdout
+from jdm_cds.cli.options import DisablePlugin
 from jdm_cds.language.diagnostics import RuleLoadError
 from jdm_cds.language.rulebase import core_pack_paths, read_packs
 

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli.common import DisablePlugin, build_evaluator, parse_date, report_error, stderr
+from jdm_cds.cli.common import build_evaluator, parse_date, report_error, stderr
+from jdm_cds.cli.options import DisablePlugin
 
 
 def report(

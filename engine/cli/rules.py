@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from jdm_cds.cli.common import DisablePlugin, load_plugins, stderr, stdout
+from jdm_cds.cli.common import load_plugins, stderr, stdout
+from jdm_cds.cli.options import DisablePlugin
 from jdm_cds.language.diagnostics import Diagnostic, RuleLoadError, Severity
 from jdm_cds.language.rule_types import RulePack
 from jdm_cds.language.rulebase import RULES_DIR, Source, read_packs

@@ -54,8 +54,8 @@ AHEAD = 2  # chunks in flight per worker, so that none waits for its next chunk
 # (``build_engines``), after the fork.
 _WORKER_MODULES = ("jdm_cds.cohort.parallel", "jdm_cds.defaults")
 # A worker also runs the parent's main module again, as multiprocessing does (the
-# ``jdm-cds`` program imports the command line): preloaded when the parent has it.
-_MAIN_MODULES = ("jdm_cds.cli",)
+# ``jdm-cds`` script imports its program): preloaded when the parent has it.
+_MAIN_MODULES = ("jdm_cds.cli.program",)
 
 
 def worker_modules() -> list[str]:

@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.metadata
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +31,7 @@ from jdm_cds.cli import (
     serve,
 )
 from jdm_cds.cli.common import parse_budget, settings, stdout
+from jdm_cds.cli.outcome import BadParameter, Exit
 from jdm_cds.plugins.budget import DEFAULT_BUDGET
 
 
@@ -48,6 +50,18 @@ class CommandLine(typer.Typer):
                                  for name in os.environ):
             return super().__call__(*args, **kwargs)
         return typer.Typer.__call__(self.only(named_command(sys.argv[1:])))
+
+    def crashed(self, error: Exception) -> None:
+        """``error``, an exception none of the command's code expected, marked as typer
+        marks one (``typer.main.Typer.__call__``), so that it is shown the same way."""
+        from typer.main import _typer_developer_exception_attr_name, except_hook
+        from typer.models import DeveloperExceptionConfig
+
+        sys.excepthook = except_hook
+        setattr(error, _typer_developer_exception_attr_name, DeveloperExceptionConfig(
+            pretty_exceptions_enable=self.pretty_exceptions_enable,
+            pretty_exceptions_show_locals=self.pretty_exceptions_show_locals,
+            pretty_exceptions_short=self.pretty_exceptions_short))
 
     def only(self, name: str | None) -> typer.Typer:
         """This application with only the command or group ``name`` (itself when no such)."""
@@ -147,3 +161,33 @@ app.command()(serve.serve)
 feedback_app = typer.Typer(no_args_is_help=True, help="Clinicians' feedback on CDS Hooks cards.")
 feedback_app.command("report")(feedback.feedback_report)
 app.add_typer(feedback_app, name="feedback")
+
+
+def _typer_outcomes(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` raising typer's ``Exit`` and ``BadParameter`` for the code's own
+    (``outcome.py``), inside typer's context, so that typer reports them as it always has."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Exit as done:
+            raise typer.Exit(done.code) from None
+        except BadParameter as error:
+            raise typer.BadParameter(error.message, param_hint=error.param_hint) from None
+
+    return run
+
+
+def _translate(application: typer.Typer) -> None:
+    """Every command and callback of ``application`` and its groups, in place."""
+    if application.registered_callback is not None:
+        info = application.registered_callback
+        info.callback = _typer_outcomes(info.callback)  # type: ignore[arg-type]
+    for command in application.registered_commands:
+        command.callback = _typer_outcomes(command.callback)  # type: ignore[arg-type]
+    for group in application.registered_groups:
+        assert group.typer_instance is not None
+        _translate(group.typer_instance)
+
+
+_translate(app)
