@@ -36,10 +36,12 @@ from jdm_cds.model.assessment import (
     Assumption,
     Dependency,
     GuidanceCard,
+    Judgement,
     PluginError,
     Recommendation,
     Source,
     StaleData,
+    built,
 )
 from jdm_cds.model.patient import Patient
 from jdm_cds.runtime import Outcomes, RuleExecutionError, Runtime
@@ -181,6 +183,9 @@ class _Explained:
     @classmethod
     def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
         pack, rule = compiled.pack, compiled.rule
+        if rule.kind != "judgement" and not rule.references:  # the pack checks refuse it
+            raise RuleExecutionError(f"rule '{rule.id}' cites no reference: an alert or "
+                                     "recommendation shows at least one")
         required = requirements(rule, pack, status_fields)
         message = rule.message
         return cls(
@@ -219,7 +224,7 @@ class _Builder:
         self.explain = would_decide is not None
 
     def build(self, rules: Iterable[CompiledRule]) -> Assessment:
-        judgements: dict[str, dict[str, Any]] = {}
+        judgements: dict[str, Judgement] = {}
         alerts: list[Alert] = []
         recommendations: list[Recommendation] = []
         for compiled in rules:
@@ -238,10 +243,8 @@ class _Builder:
                       if alert.rule == STALE_DATA_RULE and visit_date is not None), None)
         if stale is not None:
             recommendations = [_aged(rec, stale) for rec in recommendations]
-        # One validation of the whole (the judgements as data, the rest models already):
-        # strict, since every value is built here with its exact type and nothing needs
-        # coercing.
-        return Assessment.model_validate({
+        # Every value is made here with its exact type: not validated again (``built``).
+        return built(Assessment, {
             "patient_id": self.tl.patient.id,
             "evaluated_at": self.tl.at,
             "evaluation_visit": visit_date,
@@ -249,7 +252,7 @@ class _Builder:
             "judgements": judgements,
             "alerts": sorted(alerts, key=_alert_order),
             "recommendations": recommendations,
-        }, strict=True)
+        })
 
     def stale(self, alert: Alert, visit_date: date) -> StaleData:
         """The stale-data warning the rule raised, with the gap in days."""
@@ -263,8 +266,8 @@ class _Builder:
         return [(visit, self.patient if visit is None else self.visits[visit])
                 for visit in fired if decision(self.outcomes, compiled.rule.id, visit)[0] == "met"]
 
-    def judgement(self, compiled: CompiledRule) -> dict[str, Any]:
-        """The judgement of one rule, as data for ``Judgement``."""
+    def judgement(self, compiled: CompiledRule) -> Judgement:
+        """The judgement of one rule."""
         rule_id = compiled.rule.id
         explained = self.explained[rule_id]
         if explained.per_visit:  # the evaluation visit's fact, if there is a visit
@@ -314,7 +317,7 @@ class _Builder:
             judgement["would_decide"] = self.would_decide.explain(
                 rule_id, outcomes or explained.relevance.outcomes(fact), fact, self.tl.at,
                 self.tl.start_of)
-        return judgement
+        return built(Judgement, judgement)
 
     @staticmethod
     def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int | None,
@@ -351,37 +354,37 @@ class _Builder:
             criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
                              "status": shown})
         return criteria, outcomes
-    def assumptions(self, compiled: CompiledRule) -> list[Assumption]:
-        return self.explained[compiled.rule.id].assumptions
-
-    def citations(self, compiled: CompiledRule) -> list[Source]:
-        return self.explained[compiled.rule.id].citations
 
     def alert(self, compiled: CompiledRule, visit: int | None, fact: Fact) -> Alert:
         rule, message = compiled.rule, compiled.rule.message
         assert message is not None
-        return Alert(
-            id=rule.id, indicator=message.indicator,
-            summary=_fill(self.explained[rule.id].summary, fact),
-            detail=_fill(self.explained[rule.id].detail, fact), sources=self.citations(compiled),
-            assumptions=self.assumptions(compiled), rule=rule.id, version=compiled.pack.version,
-            visit_date=None if visit is None else self.tl.visits[visit].date,
-            plugin=compiled.pack.plugin,
-        )
+        explained = self.explained[rule.id]
+        sources = list(explained.citations)
+        return built(Alert, {
+            "id": rule.id, "indicator": message.indicator,
+            "summary": _fill(explained.summary, fact), "detail": _fill(explained.detail, fact),
+            "source": sources[0], "sources": sources,
+            "assumptions": list(explained.assumptions), "rule": rule.id,
+            "version": compiled.pack.version,
+            "visit_date": None if visit is None else self.tl.visits[visit].date,
+            "plugin": compiled.pack.plugin,
+        })
 
     def recommendation(self, compiled: CompiledRule, fact: Fact) -> Recommendation:
         rule, message = compiled.rule, compiled.rule.message
         assert message is not None
         explained = self.explained[rule.id]
-        return Recommendation(
-            id=rule.id, summary=_fill(explained.summary, fact),
-            detail=_fill(explained.detail, fact),
-            because=explained.because or rule.title,
-            depends_on=[Dependency(rule=name, statuses=list(statuses))
-                        for name, statuses in explained.dependencies],
-            sources=self.citations(compiled), rule=rule.id, version=compiled.pack.version,
-            assumptions=self.assumptions(compiled), plugin=compiled.pack.plugin,
-        )
+        sources = list(explained.citations)
+        return built(Recommendation, {
+            "id": rule.id, "summary": _fill(explained.summary, fact),
+            "detail": _fill(explained.detail, fact),
+            "because": explained.because or rule.title,
+            "depends_on": [built(Dependency, {"rule": name, "statuses": list(statuses)})
+                           for name, statuses in explained.dependencies],
+            "source": sources[0], "sources": sources, "rule": rule.id,
+            "version": compiled.pack.version, "assumptions": list(explained.assumptions),
+            "plugin": compiled.pack.plugin,
+        })
 
 
 def _aged(rec: Recommendation, stale: StaleData) -> Recommendation:

@@ -36,6 +36,7 @@ import durable_rules_engine as core
 import orjson
 
 from jdm_cds.language.compiler import RULESET, RuleBase, judge_key
+from jdm_cds.language.rule_types import STATUSES
 
 # Results of the core's assert calls, as durable/engine.py (Ruleset._handle_result) reads
 # them: 1 not handled, 2 already observed, 3 nothing to act on (state 0); else the state.
@@ -150,6 +151,13 @@ class Runtime:
         definitions, actions = rulebase.durable_ruleset()
         # Each durable rule: what it records, and whether its facts are visit facts (whose
         # index the fact's reserved key "visit" holds; the patient fact has none).
+        # A judgement's status is one of the four (what validating each judgement checked):
+        # the compiler's results, checked once here rather than in every evaluation.
+        wrong = sorted({str(action[1]) for action in actions.values() if action is not None
+                        and action[1] not in STATUSES and not action[1].startswith("reason:")})
+        if wrong:
+            raise RuleExecutionError(f"the compiled rules give results that are not statuses: "
+                                     f"{wrong}")
         self._actions = {name: None if action is None else
                          (action, rulebase.rules[action[0]].rule.scope == "visit")
                          for name, action in actions.items()}
