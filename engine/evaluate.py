@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, get_args
 
@@ -179,6 +179,25 @@ class _Explained:
     fields: tuple[str, ...]
     report: tuple[str, ...]
     constant: tuple[tuple[str, Any], ...]
+    # The working of each set of test outcomes met (see ``working``), and that of a rule not
+    # judged (every test not_needed).
+    _working: dict[tuple[Outcome, ...], _Working] = field(default_factory=dict, compare=False)
+
+    def working(self, outcomes: tuple[Outcome, ...]) -> _Working:
+        """What the explanation shows for these test outcomes, worked out once for each
+        (a cohort meets few: the rows differ only in the values read from the fact)."""
+        found = self._working.get(outcomes)
+        if found is None:
+            if len(self._working) >= _WORKING_CACHE:
+                self._working.clear()
+            selected, needed = self.relevance.explain(outcomes)
+            found = self._working[outcomes] = _Working.of(self.tests, outcomes, selected,
+                                                          needed)
+        return found
+
+    @property
+    def unjudged(self) -> _Working:
+        return _Working.of(self.tests, (), None, 0)
 
     @classmethod
     def of(cls, compiled: CompiledRule, status_fields: Mapping[str, str]) -> _Explained:
@@ -209,6 +228,34 @@ class _Explained:
             citations=[Source(label=pack.references[key].citation,
                               url=pack.references[key].url) for key in rule.references],
         )
+
+
+_WORKING_CACHE = 4096  # sets of outcomes per rule kept (a rule has at most 3^tests of them)
+
+
+@dataclass(frozen=True)
+class _Working:
+    """A judgement's tests as its explanation shows them for one set of test outcomes."""
+
+    selected: int | None  # the path the outcomes select (None: no single one)
+    # Each test's row but for the value read from the fact: (test as written, criterion,
+    # fact key, whether it is a ``contains`` test, the status shown).
+    rows: tuple[tuple[str, str | None, str, bool, str], ...]
+    # The tests that mattered and are unknown: (field, fact key, whether it tests a status);
+    # each goes to ``missing`` when its value is absent, else (a status) to the reasons.
+    unknown: tuple[tuple[str, str, bool], ...]
+
+    @classmethod
+    def of(cls, tests: tuple[_Test, ...], outcomes: tuple[Outcome, ...], selected: int | None,
+           needed: int) -> _Working:
+        shown = [LEAF_STATUS[outcomes[index]] if needed >> index & 1 else "not_needed"
+                 for index in range(len(tests))]
+        return cls(selected=selected,
+                   rows=tuple((test.key, test.criterion, test.fact_key, test.contains, status)
+                              for test, status in zip(tests, shown, strict=True)),
+                   unknown=tuple((test.field, test.fact_key, test.status_test)
+                                 for index, test in enumerate(tests)
+                                 if needed >> index & 1 and outcomes[index] == "U"))
 
 
 class _Builder:
@@ -284,7 +331,7 @@ class _Builder:
         outcomes: tuple[Outcome, ...] = ()  # each test's, read for the criteria when judged
         if self.explain or undecided:  # a decided judgement's tests only when asked
             criteria, outcomes = self.criteria(compiled, explained, fact, path, missing,
-                                               open_statuses)
+                                               open_statuses, self.explain)
             if self.explain:
                 because["criteria"] = criteria
         if path is None:  # not judged: there was no visit to judge
@@ -321,39 +368,38 @@ class _Builder:
 
     @staticmethod
     def criteria(compiled: CompiledRule, explained: _Explained, fact: Fact, path: int | None,
-                 missing: list[str], open_statuses: list[str]
+                 missing: list[str], open_statuses: list[str], rows: bool
                  ) -> tuple[list[dict[str, Any]], tuple[Outcome, ...]]:
         """Each test with its outcome where it mattered (it belongs to a minimal set of
         outcomes that decides the status), else as not_needed (see language.relevance);
         the unknown ones that mattered go to ``missing`` or ``open_statuses``. Not judged
         (``path`` None): every test is not_needed. Also the tests' outcomes read (none when
-        not judged)."""
+        not judged). The rows only when asked (``rows``)."""
         outcomes: tuple[Outcome, ...] = ()
-        needed = 0
-        if path is not None:
+        if path is None:
+            working = explained.unjudged
+        else:
             outcomes = explained.relevance.outcomes(fact)
-            selected, needed = explained.relevance.explain(outcomes)
-            if selected != path:
+            working = explained.working(outcomes)
+            if working.selected != path:
                 raise RuleExecutionError(
                     f"rule '{compiled.rule.id}': the engine proved path {path}, but the "
-                    f"facts select path {selected}: the compiled rule and its explanation "
-                    "disagree")
-        criteria: list[dict[str, Any]] = []
-        for index, test in enumerate(explained.tests):
-            value = fact.get(test.fact_key)
-            if test.contains:
-                value = bool(value)  # lists are closed: an item not listed is absent
-            shown = "not_needed"
-            if needed >> index & 1:
-                shown = LEAF_STATUS[outcomes[index]]
-                if outcomes[index] == "U":
-                    if value is None:
-                        missing.append(test.field)
-                    elif test.status_test:
-                        open_statuses.append(f"{test.field} is indeterminate")
-            criteria.append({"test": test.key, "criterion": test.criterion, "value": value,
-                             "status": shown})
-        return criteria, outcomes
+                    f"facts select path {working.selected}: the compiled rule and its "
+                    "explanation disagree")
+        get = fact.get
+        for name, key, status_test in working.unknown:
+            value = get(key)
+            if value is None:
+                missing.append(name)
+            elif status_test:
+                open_statuses.append(f"{name} is indeterminate")
+        if not rows:
+            return [], outcomes
+        # A ``contains`` test shows whether the item is listed: lists are closed, an item
+        # not listed is absent.
+        return [{"test": test, "criterion": criterion,
+                 "value": bool(get(key)) if contains else get(key), "status": status}
+                for test, criterion, key, contains, status in working.rows], outcomes
 
     def alert(self, compiled: CompiledRule, visit: int | None, fact: Fact) -> Alert:
         rule, message = compiled.rule, compiled.rule.message
