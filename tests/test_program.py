@@ -105,6 +105,7 @@ def test_the_run_gets_the_values_typer_passes(monkeypatch: pytest.MonkeyPatch) -
         calls.append(dict(bound.arguments))
 
     monkeypatch.setattr(evaluate_run, "run", recorded)
+    monkeypatch.setattr(program, "end", lambda code: code)  # this process goes on
     files = [EXAMPLE, "a folder", "x.json", "évaluation.yaml", "./b//c.yaml"]
     assert CliRunner().invoke(app, ["evaluate", *files]).exit_code == 0
     monkeypatch.setattr(sys, "argv", ["jdm-cds", "evaluate", *files])
@@ -112,6 +113,44 @@ def test_the_run_gets_the_values_typer_passes(monkeypatch: pytest.MonkeyPatch) -
 
     assert len(calls) == 2 and calls[0] == calls[1]
     assert calls[1]["files"] == [Path(file) for file in files]
+
+
+# The program's own end: what the usual exit would do is done (a thread that is not a daemon
+# finishes, the atexit functions run, standard output is written), without the teardown
+# unless a plugin of another package was loaded (ARGV[1] "others").
+_ENDING = """
+import atexit, os, sys, threading, time
+from jdm_cds.cli.program import main
+from jdm_cds.plugins import manager
+
+exit_now = os._exit
+def ending(code):
+    os.write(2, b"ended without the teardown\\n")
+    exit_now(code)
+os._exit = ending
+if sys.argv[1] == "others":
+    manager._OTHERS.add("another")
+atexit.register(lambda: print("atexit function ran"))
+def late():
+    time.sleep(0.3)
+    sys.stderr.write("thread finished\\n")
+threading.Thread(target=late).start()
+sys.argv = ["jdm-cds", "evaluate", sys.argv[2]]
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("plugins", ["own", "others"])
+@pytest.mark.parametrize(("file", "code"), [(EXAMPLE, 0), ("no-such-file.yaml", 1)])
+def test_the_program_ends_as_the_usual_exit_would(plugins: str, file: str, code: int) -> None:
+    done = subprocess.run([sys.executable, "-c", _ENDING, plugins, file], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == code
+    assert done.stdout.endswith("atexit function ran\n")
+    assert (code == 0) == done.stdout.startswith("Patient ")  # the report, then the function
+    assert "thread finished\n" in done.stderr
+    assert ("ended without the teardown" in done.stderr) == (plugins == "own")
 
 
 @pytest.mark.parametrize("argv", [

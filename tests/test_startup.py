@@ -37,11 +37,12 @@ def _evaluate_modules(env: dict[str, str] | None = None) -> set[str]:
     """The modules ``jdm-cds evaluate EXAMPLE`` loaded (it must exit 0)."""
     script = (
         "import os, sys\n"
-        "from jdm_cds.cli.program import main\n"
+        "from jdm_cds.cli import program\n"
+        "program.end = lambda code: code  # the process goes on, to list its modules\n"
         "sys.argv = ['jdm-cds', 'evaluate', sys.argv[1]]\n"
         "out = os.dup(1)\n"
         "os.dup2(os.open(os.devnull, os.O_WRONLY), 1)\n"
-        "code = main()\n"
+        "code = program.main()\n"
         "sys.stdout.flush()\n"
         "os.dup2(out, 1)\n"
         "print(code, *sorted(sys.modules))\n")

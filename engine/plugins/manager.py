@@ -46,6 +46,17 @@ MAX_CARDS = 100  # cards one plugin may give one patient
 BUILT_IN_PACKAGE = "jdm_cds_plugins."
 
 
+# The plugins loaded in this process that are not jdm-cds's own (``others_loaded``).
+_OTHERS: set[str] = set()
+
+
+def others_loaded() -> bool:
+    """Whether this process has loaded a plugin that is not one of jdm-cds's built-in ones:
+    code of another package that ran here (``jdm_cds.cli.program`` ends a process without
+    the interpreter's teardown only when none has)."""
+    return bool(_OTHERS)
+
+
 class PluginLoadError(Exception):
     """A plugin could not be loaded; nothing is evaluated without it."""
 
@@ -104,6 +115,7 @@ class Plugins:
         # plugin is called on a worker thread within the budget.
         self._built_in = {name for name in self.names
                           if _module_of(pm.get_plugin(name)).startswith(BUILT_IN_PACKAGE)}
+        _OTHERS.update(name for name in self.names if name not in self._built_in)
         # A built-in plugin's hook functions, called directly (pluggy's call of a subset
         # of plugins filters every implementation again at each call: two thirds of the
         # cost of guidance); None where pluggy must call them (a wrapper).
