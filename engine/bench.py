@@ -159,16 +159,19 @@ def percentile(sorted_values: Sequence[float], share: float) -> float:
 
 
 Batches = list[list[Fact]]  # what one evaluation asserted, call by call
+# Each call as made: the facts, and the keys of them sent (None: all).
+Calls = list[tuple[list[Fact], frozenset[str] | None]]
 
 
 @contextmanager
-def recording(into: list[Batches]) -> Iterator[None]:
-    """Keep the facts each session asserts, so that the floor replays exactly those."""
+def recording(into: list[Calls]) -> Iterator[None]:
+    """Keep the facts each session asserts, so that the floor replays exactly those (``sent``
+    makes them what the engine was sent, outside the time measured)."""
     original = Session.assert_facts
 
-    def spy(session: Session, facts: list[Fact]) -> None:
-        into[-1].append(facts)
-        original(session, facts)
+    def spy(session: Session, facts: list[Fact], keys: frozenset[str] | None = None) -> None:
+        into[-1].append((facts, keys))
+        original(session, facts, keys)
 
     setattr(Session, "assert_facts", spy)  # noqa: B010 - mypy refuses assigning a method
     try:
@@ -190,20 +193,28 @@ class Run:
     engine_cpu: float = 0.0
 
 
+def sent(calls: Calls) -> Batches:
+    """The facts of each call as the engine was sent them (their keys sent, if chosen)."""
+    return [facts if keys is None else
+            [{key: value for key, value in fact.items() if key in keys} for fact in facts]
+            for facts, keys in calls]
+
+
 def run_pipeline(evaluator: Evaluator, cohort: Sequence[Patient], explain: bool = True,
                  floor: bool = False) -> Run:
     run = Run()
     clock, cpu_clock = time.perf_counter, time.process_time
     for patient in cohort:
-        asserted: list[Batches] = [[]]
+        asserted: list[Calls] = [[]]
         with recording(asserted) if floor else nullcontext():
             start, cpu = clock(), cpu_clock()
             evaluator.evaluate(patient, explain=explain)
             run.cpu += cpu_clock() - cpu
             run.latencies.append(clock() - start)
         if floor:
+            batches = sent(asserted[0])
             start, cpu = clock(), cpu_clock()
-            evaluator.runtime.replay(asserted[0])
+            evaluator.runtime.replay(batches)
             run.engine_cpu += cpu_clock() - cpu
             run.engine_seconds += clock() - start
     run.seconds = sum(run.latencies)

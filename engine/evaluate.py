@@ -97,10 +97,6 @@ class Evaluator:
         self._engine_keys = {scope: frozenset(rulebase.engine_keys(scope))
                              for scope in get_args(Scope)}
 
-    def _engine_view(self, fact: Fact, scope: Scope) -> Fact:
-        keys = self._engine_keys[scope]
-        return {key: value for key, value in fact.items() if key in keys}
-
     def _watched(self, fact: Fact) -> bool:
         return self._watch is None or not self._watch.isdisjoint(fact)
 
@@ -121,15 +117,16 @@ class Evaluator:
         details: dict[str, Any] = {}
         visits = self._facts.visits(tl, details)
         with self.runtime.session() as session:
-            session.assert_facts([self._engine_view(fact, "visit") for fact in visits
-                                  if fact.get("judged") or self._watched(fact)])
+            session.assert_facts([fact for fact in visits
+                                  if fact.get("judged") or self._watched(fact)],
+                                 self._engine_keys["visit"])
             # Only the pairs asked for: a judgement not asked for at a visit has no status.
             statuses = {(rule, fact["visit"]): decision(session.outcomes, rule, fact["visit"])[0]
                         for fact in visits if fact.get("judged")
                         for rule, key in self._judge_keys.items() if key in fact}
             patient_facts = self._facts.patient(tl, visits, statuses, details, draft_orders)
             if self._patient_rules:
-                session.assert_facts([self._engine_view(patient_facts, "patient")])
+                session.assert_facts([patient_facts], self._engine_keys["patient"])
             outcomes = session.outcomes
         assessment = _Builder(tl, visits, patient_facts, outcomes, details, self._explained,
                               self._would_decide if explain else None
@@ -178,7 +175,7 @@ class _Explained:
     per_visit: bool
     fields: tuple[str, ...]
     report: tuple[str, ...]
-    constant: tuple[tuple[str, Any], ...]
+    constant: Mapping[str, Any]
     # The working of each set of test outcomes met (see ``working``), and that of a rule not
     # judged (every test not_needed).
     _working: dict[tuple[Outcome, ...], _Working] = field(default_factory=dict, compare=False)
@@ -209,8 +206,8 @@ class _Explained:
         message = rule.message
         return cls(
             per_visit=rule.scope == "visit", fields=compiled.fields, report=rule.report,
-            constant=(("rule", rule.id), ("version", pack.version), ("pack", pack.id),
-                      ("title", rule.title), ("plugin", pack.plugin)),
+            constant={"rule": rule.id, "version": pack.version, "pack": pack.id,
+                      "title": rule.title, "plugin": pack.plugin},
             summary=() if message is None else tuple(_PLACEHOLDER.split(message.summary)),
             detail=() if message is None else tuple(_PLACEHOLDER.split(message.detail)),
             because=describe(required) or None,
@@ -352,14 +349,14 @@ class _Builder:
             reasons += [f"{name} unknown: {details[name]['unknown_because']}"
                         for name in explained.named
                         if name not in fact and "unknown_because" in details.get(name, {})]
-        judgement = dict(explained.constant)
-        judgement.update(
-            status=status, because=because, reasons=reasons,
+        judgement = {
+            **explained.constant, "status": status, "because": because, "reasons": reasons,
             # A decided judgement was not left open by what it did not need.
-            missing=list(dict.fromkeys(missing)) if undecided else [],
-            assumptions=list(explained.assumptions), citations=list(explained.citations),
-            visit_date=None if visit is None else self.tl.visits[visit].date,
-            values={name: fact.get(name) for name in explained.report})
+            "missing": list(dict.fromkeys(missing)) if undecided else [],
+            "assumptions": list(explained.assumptions),
+            "citations": list(explained.citations),
+            "visit_date": None if visit is None else self.tl.visits[visit].date,
+            "values": {name: fact.get(name) for name in explained.report}}
         if undecided and self.would_decide is not None:
             judgement["would_decide"] = self.would_decide.explain(
                 rule_id, outcomes or explained.relevance.outcomes(fact), fact, self.tl.at,

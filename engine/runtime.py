@@ -286,8 +286,12 @@ class Session:
     failed: bool = False
     closed: bool = False  # the session has ended: its id may be another evaluation's now
 
-    def assert_facts(self, facts: list[dict[str, Any]]) -> None:
-        """Assert facts; every rule they satisfy is recorded before this returns."""
+    def assert_facts(self, facts: list[dict[str, Any]], keys: frozenset[str] | None = None
+                     ) -> None:
+        """Assert facts; every rule they satisfy is recorded before this returns. With
+        ``keys``, only those keys of each fact are sent (the rest stays out of the engine:
+        durable_rules encodes the whole fact into every firing it reports); they must hold
+        ``kind``, ``visit``, and every key a firing is checked by (``judge:<rule>``)."""
         if self.closed:
             raise RuntimeError("facts asserted into a session that has ended")
         if not facts:
@@ -301,7 +305,15 @@ class Session:
                                      "the same kind and visit")
         self.identities |= identities
         runtime = self.runtime
-        sent = to_json([{**fact, "sid": self.sid} for fact in facts])
+        sid = self.sid
+        if keys is None:
+            sent_facts = [{**fact, "sid": sid} for fact in facts]
+        else:  # one copy of each fact: its keys sent, then the session's id
+            sent_facts = [{key: value for key, value in fact.items() if key in keys}
+                          for fact in facts]
+            for fact in sent_facts:
+                fact["sid"] = sid
+        sent = to_json(sent_facts)
         try:
             result = core.assert_facts(runtime._handle, sent)
             if result[0] == _NOT_HANDLED:

@@ -71,9 +71,10 @@ def asserted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[Fact]]]:
     batches: list[list[Fact]] = []
     original = Session.assert_facts
 
-    def spy(self: Session, facts: list[Fact]) -> None:
-        batches.append([dict(fact) for fact in facts])
-        original(self, facts)
+    def spy(self: Session, facts: list[Fact], keys: frozenset[str] | None = None) -> None:
+        batches.append([{key: value for key, value in fact.items()
+                         if keys is None or key in keys} for fact in facts])
+        original(self, facts, keys)
 
     monkeypatch.setattr(Session, "assert_facts", spy)
     yield batches

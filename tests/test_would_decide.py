@@ -58,15 +58,15 @@ def engine_status(evaluator: Evaluator, patient: Patient, at: dt.date, rule: str
         if compiled.rule.scope == "visit":
             assert tl.evaluation is not None
             fact = {**visits[tl.evaluation], **overrides}
-            session.assert_facts([evaluator._engine_view(fact, "visit")])
+            session.assert_facts([fact], evaluator._engine_keys["visit"])
             return decision(session.outcomes, rule, fact["visit"])[0]
-        session.assert_facts([evaluator._engine_view(f, "visit") for f in visits
-                              if f.get("judged") or evaluator._watched(f)])
+        session.assert_facts([f for f in visits if f.get("judged") or evaluator._watched(f)],
+                             evaluator._engine_keys["visit"])
         statuses = {(r, f["visit"]): decision(session.outcomes, r, f["visit"])[0]
                     for f in visits if f.get("judged")
                     for r, key in evaluator._judge_keys.items() if key in f}
         fact = {**evaluator._facts.patient(tl, visits, statuses, {}), **overrides}
-        session.assert_facts([evaluator._engine_view(fact, "patient")])
+        session.assert_facts([fact], evaluator._engine_keys["patient"])
         return decision(session.outcomes, rule, None)[0]
 
 

@@ -41,7 +41,7 @@ def _victim_tl(_self: Any, tl: Any, *rest: Any) -> bool:
     return bool(tl.patient.id == VICTIM)
 
 
-def _victim_session(_self: Any, facts: list[dict[str, Any]]) -> bool:
+def _victim_session(_self: Any, facts: list[dict[str, Any]], *_: Any) -> bool:
     # The victim's visits are the only ones with a CK of 151 U/L.
     return any(fact.get("ck_u_l") == 151 for fact in facts)
 
