@@ -606,7 +606,7 @@ class FactBuilder:
                 value = compute(tl, index, fact, params)
                 if value is None:  # _store, inlined for plain values: this runs for each
                     continue       # derived value of every visit
-                if isinstance(value, DetailedValue | list):
+                if isinstance(value, _STORED):
                     if isinstance(value, DetailedValue) and "unknown_because" in value.details:
                         tl._unknown[(index, name)] = value.details["unknown_because"]
                     _store(fact, name, value, details if index == evaluation else None)
@@ -636,7 +636,7 @@ class FactBuilder:
             value = compute(tl, facts, statuses, fact, params)
             if value is None:  # _store, inlined: this runs for every derived value
                 continue
-            if isinstance(value, DetailedValue | list):
+            if isinstance(value, _STORED):
                 _store(fact, name, value, details)
             else:
                 fact[name] = value
@@ -644,6 +644,11 @@ class FactBuilder:
         if self._patient_judged:
             fact["judged"] = True
         return fact
+
+
+# The values ``_store`` takes (a tuple made once: ``DetailedValue | list`` in the loops made a
+# union object for every derived value).
+_STORED = (DetailedValue, list)
 
 
 def _store(fact: Fact, name: str, value: Any, details: dict[str, Any] | None) -> None:
