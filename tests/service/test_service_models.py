@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from campaign import campaign
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from jdm_cds.service import models
@@ -98,3 +101,49 @@ def test_no_field_of_a_response_may_be_empty(model: type[BaseModel]) -> None:
                 continue
             with pytest.raises(ValidationError):
                 model.model_validate({**minimal, name: empty})
+
+
+_TEXT = st.text(min_size=1, max_size=60)
+
+
+def _cards() -> st.SearchStrategy[dict[str, Any]]:
+    action = st.fixed_dictionaries(
+        {"type": st.sampled_from(["create", "update", "delete"]), "description": _TEXT},
+        optional={"resourceId": st.lists(_TEXT, min_size=1, max_size=3)})
+    suggestion = st.fixed_dictionaries(
+        {"label": _TEXT},
+        optional={"uuid": st.uuids().map(str), "isRecommended": st.booleans(),
+                  "actions": st.lists(action, min_size=1, max_size=2)})
+    coding = st.fixed_dictionaries({"code": _TEXT},
+                                   optional={"system": _TEXT, "display": _TEXT})
+    return st.fixed_dictionaries(
+        {"summary": st.text(min_size=1, max_size=139),
+         "indicator": st.sampled_from(["info", "warning", "critical"]),
+         "source": st.fixed_dictionaries({"label": _TEXT},
+                                         optional={"url": _TEXT, "topic": coding})},
+        optional={"uuid": st.uuids().map(str), "detail": st.text(min_size=1, max_size=400),
+                  "suggestions": st.lists(suggestion, min_size=1, max_size=2),
+                  "links": st.lists(st.fixed_dictionaries(
+                      {"label": _TEXT, "url": _TEXT,
+                       "type": st.sampled_from(["absolute", "smart"])}), min_size=1,
+                      max_size=2)},
+    ).map(lambda card: {**card, "selectionBehavior": "any"} if "suggestions" in card
+          else card)
+
+
+@pytest.mark.fuzz
+@campaign(200, 20_000)
+@given(st.lists(_cards(), max_size=4))
+def test_a_response_is_written_as_pydantic_writes_it(cards: list[dict[str, Any]]) -> None:
+    """orjson writes a response's JSON text, byte for byte as pydantic's writer would
+    (every character of every text, escapes included)."""
+    response = CDSResponse.model_validate({"cards": cards})
+    assert response.to_bytes() == response.__pydantic_serializer__.to_json(
+        response, exclude_none=True, by_alias=True)
+
+
+def test_every_character_is_written_as_pydantic_writes_it() -> None:
+    text = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    response = CDSResponse.model_validate({"cards": [card(detail=text)]})
+    assert response.to_bytes() == response.__pydantic_serializer__.to_json(
+        response, exclude_none=True, by_alias=True)
