@@ -187,3 +187,21 @@ def test_the_settings_left_to_typer_are_those_it_reads() -> None:
     command = group.commands["evaluate"]
     read = {param.envvar for param in [*group.params, *command.params] if param.envvar}
     assert read == set(program.OPTION_SETTINGS)
+
+
+def test_the_built_in_plugins_packs_are_read_in_this_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Part of jdm-cds: no thread switch for each (a plugin of another package is called on
+    # a worker thread within its budget: tests/test_plugins.py).
+    from jdm_cds.plugins import budget
+    from jdm_cds.plugins.manager import BUILT_IN_PACKAGE, Plugins
+
+    def no_worker(*args: Any) -> None:
+        raise AssertionError("a built-in plugin's packs were read on a worker thread")
+
+    monkeypatch.setattr(budget.HookRunner, "run", no_worker)
+    plugins = Plugins.load()
+    assert plugins.names and all(  # the test can fail: there are built-in plugins
+        type(plugins.pm.get_plugin(name)).__module__.startswith(BUILT_IN_PACKAGE.rstrip("."))
+        for name in plugins.names)
+    assert all(plugins.packs[name] for name in plugins.names)

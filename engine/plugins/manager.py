@@ -33,6 +33,7 @@ from jdm_cds.plugins.budget import (
     Failed,
     HookRunner,
     Outcome,
+    call_once,
     describe,
     failure,
 )
@@ -105,17 +106,18 @@ class Plugins:
         self._entry_points = dict(entry_points or {})
         self.runner = HookRunner(budget)
         self.names = sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
+        # The built-in antibody plugins are part of jdm-cds (their packs are files beside
+        # them, their guidance looks up static cards): called in this thread, saving a
+        # thread switch per call. Every other plugin is called on a worker thread within
+        # the budget.
+        self._built_in = {name for name in self.names
+                          if _module_of(pm.get_plugin(name)).startswith(BUILT_IN_PACKAGE)}
+        _OTHERS.update(name for name in self.names if name not in self._built_in)
         self.packs = {name: self._packs_of(name) for name in self.names}
         impls = pm.hook.jdm_cds_guidance.get_hookimpls()
         guided = {impl.plugin_name for impl in impls}
         self._guidance = [(name, self._caller(GUIDANCE, name))
                           for name in self.names if name in guided]
-        # The built-in antibody plugins are part of jdm-cds (their guidance looks up static
-        # cards): called in this thread, saving a thread switch per patient. Every other
-        # plugin is called on a worker thread within the budget.
-        self._built_in = {name for name in self.names
-                          if _module_of(pm.get_plugin(name)).startswith(BUILT_IN_PACKAGE)}
-        _OTHERS.update(name for name in self.names if name not in self._built_in)
         # A built-in plugin's hook functions, called directly (pluggy's call of a subset
         # of plugins filters every implementation again at each call: two thirds of the
         # cost of guidance); None where pluggy must call them (a wrapper).
@@ -183,7 +185,12 @@ class Plugins:
 
     def _packs_of(self, name: str) -> tuple[Path, ...]:
         caller = self._caller(RULE_PACKS, name)
-        [outcome] = self.runner.run([(name, lambda: _paths(name, caller()))])
+
+        def call() -> tuple[Path, ...] | str:
+            return _paths(name, caller())
+
+        [outcome] = [call_once(call)] if name in self._built_in else self.runner.run(
+            [(name, call)])
         if isinstance(outcome, Done):
             paths: tuple[Path, ...] | str = outcome.value
             if isinstance(paths, str):
